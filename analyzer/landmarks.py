@@ -1,0 +1,71 @@
+"""Face landmarks behind a small interface, so another model (or recorded landmarks in
+tests) can slot in. The default backend is MediaPipe FaceMesh with refined irises.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+
+N_POINTS = 478  # 468 mesh points + 10 iris points (refine_landmarks=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Landmarks:
+    """Face landmarks in image pixels: x right, y down, z depth scaled like x."""
+
+    points: FloatArray  # shape (N_POINTS, 3)
+    width: int
+    height: int
+
+
+class Landmarker(Protocol):
+    def detect(self, image: npt.NDArray[np.uint8]) -> Landmarks | None:
+        """Landmarks of the most prominent face in an RGB image, or None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FaceMeshLandmarker:
+    """MediaPipe FaceMesh (the model ships inside the ``mediapipe`` wheel; nothing is
+    downloaded). Tracking mode: keep one instance per video stream so it can follow the
+    face from frame to frame instead of re-detecting it every time.
+    """
+
+    def __init__(self, *, static_image_mode: bool = False, min_confidence: float = 0.5) -> None:
+        from mediapipe.python.solutions import face_mesh  # heavy import, load lazily
+
+        self._mesh: Any = face_mesh.FaceMesh(
+            static_image_mode=static_image_mode,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+        )
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> Landmarks | None:
+        height, width = image.shape[:2]
+        result = self._mesh.process(image)
+        if not result.multi_face_landmarks:
+            return None
+        lms = result.multi_face_landmarks[0].landmark
+        points = np.fromiter(
+            (c for p in lms for c in (p.x, p.y, p.z)), dtype=np.float32, count=len(lms) * 3
+        ).reshape(-1, 3)
+        if points.shape[0] != N_POINTS:
+            log.warning("landmarker returned %d points, expected %d", points.shape[0], N_POINTS)
+            return None
+        points *= np.array([width, height, width], dtype=np.float32)
+        return Landmarks(points=points, width=width, height=height)
+
+    def close(self) -> None:
+        self._mesh.close()

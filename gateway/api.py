@@ -1,0 +1,156 @@
+"""HTTP handlers: sessions, signalling, health, and the two pages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiortc import RTCPeerConnection
+
+from gateway.errors import BadRequest, Forbidden, TooLarge, Unauthorized, Unavailable
+from gateway.ice import rtc_configuration
+from gateway.registry import RoomRegistry
+from gateway.room import RoomFull
+from gateway.signalling import answer_offer, validate_offer
+from shared import tokens
+from shared.connections import REDIS_DOWN
+from shared.settings import Settings
+from shared.tokens import Claims, Role
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+
+settings_key = web.AppKey("settings", Settings)
+registry_key = web.AppKey("registry", RoomRegistry)
+
+
+def authenticate(request: web.Request, roles: tuple[Role, ...], sid: str | None = None) -> Claims:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthorized("A join token is required (Authorization: Bearer …).", code="missing_token")
+    settings = request.app[settings_key]
+    try:
+        claims = tokens.verify(settings.secret, header[len("Bearer ") :].strip())
+    except tokens.ExpiredToken:
+        raise Unauthorized(
+            "This link has expired. Ask your therapist for a new one.", code="token_expired"
+        ) from None
+    except tokens.InvalidToken:
+        raise Unauthorized("This link is not valid.", code="invalid_token") from None
+    if claims.role not in roles:
+        raise Forbidden(f"A {claims.role} token cannot do this.", code="wrong_role")
+    if sid is not None and claims.role != "clinic" and claims.sid != sid:
+        raise Forbidden("This token belongs to another session.", code="wrong_session")
+    return claims
+
+
+async def read_json(request: web.Request, max_bytes: int) -> Any:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise TooLarge(f"The request body is larger than {max_bytes} bytes.")
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise TooLarge(f"The request body is larger than {max_bytes} bytes.")
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.", code="bad_json") from None
+
+
+def join_links(settings: Settings, sid: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for role in ("patient", "therapist"):
+        token = tokens.issue(settings.secret, sid, role, settings.token_ttl_s)
+        out[f"{role}_token"] = token
+        # The token rides in the fragment, which browsers never send to the server.
+        out[f"{role}_url"] = f"{settings.base_url}/{role}#token={token}"
+    return out
+
+
+async def create_session(request: web.Request) -> web.Response:
+    authenticate(request, ("clinic",))
+    settings = request.app[settings_key]
+    body = await read_json(request, 4096)
+    ttl = body.get("ttl_s", settings.token_ttl_s) if isinstance(body, dict) else settings.token_ttl_s
+    if not isinstance(ttl, int) or not 60 <= ttl <= settings.token_ttl_s:
+        raise BadRequest(f"'ttl_s' must be an integer from 60 to {settings.token_ttl_s}.")
+    info = await request.app[registry_key].store.create(ttl)
+    log.info("session %s created", info.sid)
+    return web.json_response(
+        {"sid": info.sid, "expires": info.expires, **join_links(settings, info.sid)}, status=201
+    )
+
+
+async def session_info(request: web.Request) -> web.Response:
+    claims = authenticate(request, ("patient", "therapist"))
+    settings = request.app[settings_key]
+    room = await request.app[registry_key].room_for(claims.sid)
+    return web.json_response(
+        {
+            "sid": claims.sid,
+            "role": claims.role,
+            "expires": min(claims.exp, room.expires),
+            "ice_servers": [s.as_browser_dict() for s in settings.ice_servers],
+        }
+    )
+
+
+async def offer(request: web.Request) -> web.Response:
+    claims = authenticate(request, ("patient", "therapist"))
+    settings = request.app[settings_key]
+    sdp = validate_offer(await read_json(request, settings.max_sdp_bytes + 1024), settings.max_sdp_bytes)
+    room = await request.app[registry_key].room_for(claims.sid)
+    pc = RTCPeerConnection(rtc_configuration(settings))
+    try:
+        answer = await answer_offer(room, claims.role, pc, sdp)
+    except RoomFull as exc:
+        await pc.close()
+        raise Forbidden(str(exc), code="room_full") from None
+    except BaseException:
+        await pc.close()
+        raise
+    return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+
+async def end_session(request: web.Request) -> web.Response:
+    sid = request.match_info["sid"]
+    authenticate(request, ("therapist", "clinic"), sid=sid)
+    await request.app[registry_key].end(sid)
+    return web.json_response({"ended": True})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[registry_key].store.ping()
+    except REDIS_DOWN as exc:
+        raise Unavailable(f"Redis is not reachable: {type(exc).__name__}", code="redis_unavailable") from None
+    return web.json_response({"ok": True, "rooms": len(request.app[registry_key].rooms)})
+
+
+async def patient_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "patient.html")
+
+
+async def therapist_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "therapist.html")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/sessions", create_session)
+    app.router.add_get("/api/session", session_info)
+    app.router.add_post("/api/offer", offer)
+    app.router.add_post("/api/sessions/{sid}/end", end_session)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/patient", patient_page)
+    app.router.add_get("/therapist", therapist_page)
+    app.router.add_static("/static", STATIC)

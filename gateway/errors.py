@@ -1,0 +1,83 @@
+"""Gateway errors: every one becomes a JSON body with a code and a human sentence."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(GatewayError):
+    pass
+
+
+class BadSdp(GatewayError):
+    code = "bad_sdp"
+
+
+class TooLarge(GatewayError):
+    status = 413
+    code = "too_large"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "not_found"
+
+
+class SessionGone(GatewayError):
+    status = 410
+    code = "session_ended"
+
+
+class Unavailable(GatewayError):
+    status = 503
+    code = "unavailable"
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        log.info("%s %s -> %d %s", request.method, request.path, exc.status, exc.code)
+        return error_response(exc.status, exc.code, exc.message)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "too_large", "The request body is too large.")
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason + ".")
+        raise

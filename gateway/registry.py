@@ -1,0 +1,82 @@
+"""The rooms this gateway hosts. Gateways are sticky per session: a session's room lives
+on the gateway its participants reach, and Redis holds what other processes need."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import Executor
+
+import redis.asyncio as aioredis
+
+from gateway.errors import NotFound, SessionGone
+from gateway.room import Room
+from gateway.sessions import SessionStore
+from shared.keys import Keys
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REAP_EVERY_S = 5.0
+
+
+class RoomRegistry:
+    def __init__(self, redis: aioredis.Redis, settings: Settings, executor: Executor) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._executor = executor
+        self.keys = Keys(settings.key_prefix)
+        self.store = SessionStore(redis, self.keys)
+        self.rooms: dict[str, Room] = {}
+        self._lock = asyncio.Lock()
+        self._reaper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._reaper = asyncio.create_task(self._reap(), name="room-reaper")
+
+    async def room_for(self, sid: str) -> Room:
+        async with self._lock:
+            room = self.rooms.get(sid)
+            if room is not None and not room.closed:
+                return room
+            info = await self.store.get(sid)
+            if info is None:
+                if await self.store.is_ended(sid):
+                    raise SessionGone("This session has ended.")
+                raise NotFound("No such session, or it has expired.")
+            room = Room(sid, info.expires, self._redis, self.store, self.keys, self._settings, self._executor)
+            self.rooms[sid] = room
+            return room
+
+    async def end(self, sid: str) -> None:
+        """End a session: close its room here and delete its keys everywhere."""
+        room = self.rooms.pop(sid, None)
+        await self.store.end(sid, self._settings.token_ttl_s)
+        if room is not None:
+            await room.close(ended=True)
+        log.info("session %s ended", sid)
+
+    async def _reap(self) -> None:
+        """Close rooms that were ended elsewhere or stayed empty for the idle TTL."""
+        while True:
+            await asyncio.sleep(REAP_EVERY_S)
+            now = time.monotonic()
+            for sid, room in list(self.rooms.items()):
+                idle = (
+                    room.empty_since is not None
+                    and now - room.empty_since > self._settings.session_idle_ttl_s
+                )
+                if room.closed or idle:
+                    self.rooms.pop(sid, None)
+                    await room.close(ended=room.closed)
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for room in list(self.rooms.values()):
+            await room.close(ended=False)
+        self.rooms.clear()

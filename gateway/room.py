@@ -1,0 +1,261 @@
+"""A live session's room: one patient, up to a few therapists, and the media between them.
+
+The patient's video and audio are relayed to every therapist; the first therapist's are
+relayed to the patient. Outgoing senders exist from the first offer and get their source
+with ``replaceTrack`` when the other side's track arrives, so a late joiner needs no
+renegotiation. ``MediaRelay`` decodes each incoming track once; each outgoing track
+costs one encode. The room owns its tasks (sampler, feedback fan-out, keep-alive) and
+cancels and awaits them when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Coroutine
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCRtpSender
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamTrack
+
+from gateway.fanout import FeedbackFanout
+from gateway.sampler import FrameSampler
+from gateway.sessions import SessionStore
+from shared.connections import REDIS_DOWN
+from shared.keys import Keys
+from shared.settings import Settings
+from shared.tokens import Role
+
+log = logging.getLogger(__name__)
+
+MAX_THERAPISTS = 4
+KEEPALIVE_S = 2.0
+
+
+@dataclass(eq=False)
+class Participant:
+    role: Role
+    pc: RTCPeerConnection
+    senders: dict[str, RTCRtpSender] = field(default_factory=dict)  # kind -> sender
+    incoming: dict[str, MediaStreamTrack] = field(default_factory=dict)  # kind -> remote track
+    channel: RTCDataChannel | None = None
+    _proxies: dict[str, MediaStreamTrack] = field(default_factory=dict)
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        if self.channel is not None and self.channel.readyState == "open":
+            self.channel.send(json.dumps(event, separators=(",", ":")))
+
+    def feed(self, kind: str, source: MediaStreamTrack | None, relay: MediaRelay) -> None:
+        """Send ``source`` (relayed) on this participant's outgoing ``kind`` track."""
+        sender = self.senders.get(kind)
+        if sender is None:
+            return
+        old = self._proxies.pop(kind, None)
+        proxy = relay.subscribe(source) if source is not None else None
+        if proxy is not None:
+            self._proxies[kind] = proxy
+        sender.replaceTrack(proxy)
+        if old is not None:
+            old.stop()
+
+
+class Room:
+    def __init__(
+        self,
+        sid: str,
+        expires: int,
+        redis: aioredis.Redis,
+        store: SessionStore,
+        keys: Keys,
+        settings: Settings,
+        executor: Executor,
+    ) -> None:
+        self.sid = sid
+        self.expires = expires
+        self._redis = redis
+        self._store = store
+        self._keys = keys
+        self._settings = settings
+        self._executor = executor
+        self.relay = MediaRelay()
+        self.patient: Participant | None = None
+        self.therapists: list[Participant] = []
+        self.sampler: FrameSampler | None = None
+        self.fanout = FeedbackFanout(sid, redis, keys, settings.feedback_max_age_ms, self.broadcast)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._retired: set[asyncio.Task[None]] = set()
+        self._leaving = 0
+        self.empty_since: float | None = time.monotonic()
+        self.closed = False
+        self._spawn("fanout", self.fanout.run())
+        self._spawn("keepalive", self._keepalive())
+
+    # -- tasks ------------------------------------------------------------------------
+
+    def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        """Start a named task; a running one of the same name is cancelled (and awaited
+        when the room closes)."""
+        old = self._tasks.pop(name, None)
+        if old is not None:
+            old.cancel()
+            self._retired.add(old)
+            old.add_done_callback(self._retired.discard)
+        self._tasks[name] = asyncio.create_task(coro, name=f"room-{self.sid}-{name}")
+
+    async def _stop_task(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _keepalive(self) -> None:
+        """Re-create the session record if Redis lost it (restart) while people are in it."""
+        while True:
+            await asyncio.sleep(KEEPALIVE_S)
+            try:
+                if await self._redis.exists(self._keys.session_meta(self.sid)):
+                    continue
+                if not await self._store.restore(self.sid, self.expires):
+                    log.info("session %s: ended elsewhere or expired; closing room", self.sid)
+                    self.broadcast({"type": "session_ended"})
+                    self.closed = True
+                    return
+                log.warning("session %s: session record was lost (redis restart?); restored", self.sid)
+                if self.sampler is not None:
+                    await self._store.register_for_analysis(self.sid)
+            except REDIS_DOWN as exc:
+                log.warning("session %s: keep-alive failed, redis unavailable (%s)", self.sid, exc)
+
+    # -- participants ------------------------------------------------------------------
+
+    @property
+    def participants(self) -> list[Participant]:
+        return ([self.patient] if self.patient else []) + self.therapists
+
+    async def join(self, participant: Participant) -> None:
+        if participant.role == "patient":
+            previous, self.patient = self.patient, participant
+            if previous is not None:  # the patient reconnected: the new connection wins
+                await self._drop(previous)
+        else:
+            if len(self.therapists) >= MAX_THERAPISTS:
+                raise RoomFull(f"at most {MAX_THERAPISTS} therapists can join a session")
+            self.therapists.append(participant)
+        self.empty_since = None
+        # Feed the newcomer whatever the other side already sends, and route what the
+        # newcomer already sends (tracks arrive while the offer is applied).
+        source = self.patient if participant.role == "therapist" else self._lead_therapist
+        for kind in ("video", "audio"):
+            participant.feed(kind, source.incoming.get(kind) if source else None, self.relay)
+        for track in participant.incoming.values():
+            self._route(participant, track)
+        log.info("session %s: %s joined", self.sid, participant.role)
+
+    @property
+    def _lead_therapist(self) -> Participant | None:
+        return self.therapists[0] if self.therapists else None
+
+    def on_channel_open(self, participant: Participant) -> None:
+        others = {p.role for p in self.participants if p is not participant}
+        for role in sorted(others):
+            participant.send_event({"type": "peer", "role": role, "state": "joined"})
+        self._notify_others(participant, "joined")
+
+    def _notify_others(self, participant: Participant, state: str) -> None:
+        for other in self.participants:
+            if other is not participant:
+                other.send_event({"type": "peer", "role": participant.role, "state": state})
+
+    def on_track(self, participant: Participant, track: MediaStreamTrack) -> None:
+        participant.incoming[track.kind] = track
+        if participant in self.participants:
+            self._route(participant, track)
+
+    def _route(self, participant: Participant, track: MediaStreamTrack) -> None:
+        if participant is self.patient:
+            for therapist in self.therapists:
+                therapist.feed(track.kind, track, self.relay)
+            if track.kind == "video":
+                self.sampler = FrameSampler(
+                    self.sid,
+                    self.relay.subscribe(track, buffered=False),
+                    self._redis,
+                    self._keys,
+                    self._settings,
+                    self._executor,
+                )
+                self._spawn("sampler", self._sample(self.sampler))
+        elif participant is self._lead_therapist and self.patient is not None:
+            self.patient.feed(track.kind, track, self.relay)
+
+    async def _sample(self, sampler: FrameSampler) -> None:
+        try:
+            await self._store.register_for_analysis(self.sid)
+        except REDIS_DOWN as exc:  # the keep-alive re-registers once Redis is back
+            log.warning("session %s: could not register for analysis (%s)", self.sid, exc)
+        await sampler.run()
+
+    def leave_soon(self, participant: Participant) -> None:
+        """Called from a connection-state callback, which cannot await."""
+        self._leaving += 1
+        self._spawn(f"leave-{self._leaving}", self.leave(participant))
+
+    async def leave(self, participant: Participant) -> None:
+        if participant is self.patient:
+            self.patient = None
+            await self._stop_task("sampler")
+            self.sampler = None
+            for therapist in self.therapists:
+                for kind in ("video", "audio"):
+                    therapist.feed(kind, None, self.relay)
+        elif participant in self.therapists:
+            was_lead = participant is self._lead_therapist
+            self.therapists.remove(participant)
+            lead = self._lead_therapist
+            if was_lead and self.patient is not None:
+                for kind in ("video", "audio"):
+                    self.patient.feed(kind, lead.incoming.get(kind) if lead else None, self.relay)
+        else:
+            return
+        await self._drop(participant)
+        self._notify_others(participant, "left")
+        if not self.participants:
+            self.empty_since = time.monotonic()
+        log.info("session %s: %s left", self.sid, participant.role)
+
+    async def _drop(self, participant: Participant) -> None:
+        for kind in list(participant._proxies):
+            participant.feed(kind, None, self.relay)
+        await participant.pc.close()
+
+    def broadcast(self, event: dict[str, Any]) -> None:
+        for participant in self.participants:
+            participant.send_event(event)
+
+    async def close(self, *, ended: bool) -> None:
+        """Close every connection and stop every task; ``ended`` tells the browsers why."""
+        self.closed = True
+        if ended and self.participants:
+            self.broadcast({"type": "session_ended"})
+            await asyncio.sleep(0.2)  # let the data channels flush the notice
+        for name in list(self._tasks):
+            await self._stop_task(name)
+        for task in list(self._retired):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for participant in self.participants:
+            await self._drop(participant)
+        self.patient = None
+        self.therapists = []
+
+
+class RoomFull(Exception):
+    pass

@@ -1,0 +1,110 @@
+"""Takes the patient's frames at the analysis rate and adds them to the frame stream.
+
+It reads a ``MediaRelay.subscribe(track, buffered=False)`` proxy, which keeps only the
+newest frame, so a slow sampler never holds the relay (or the therapist's video) back.
+Downscaling and JPEG encoding run in a thread; the stream is capped to a few entries
+(the newest frame wins: real time means dropping stale frames, not queueing video).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor
+
+import cv2
+import redis.asyncio as aioredis
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
+
+from shared import codec
+from shared.connections import REDIS_DOWN
+from shared.keys import Keys
+from shared.messages import Frame
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def encode_sample(frame: VideoFrame, max_side: int, quality: int) -> tuple[int, int, bytes]:
+    """Downscale so the long side is at most ``max_side`` and JPEG-encode (in swscale
+    and libjpeg, which release the GIL)."""
+    scale = min(1.0, max_side / max(frame.width, frame.height))
+    width = max(2, int(frame.width * scale) // 2 * 2)
+    height = max(2, int(frame.height * scale) // 2 * 2)
+    bgr = frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return width, height, buf.tobytes()
+
+
+class FrameSampler:
+    def __init__(
+        self,
+        sid: str,
+        track: MediaStreamTrack,
+        redis: aioredis.Redis,
+        keys: Keys,
+        settings: Settings,
+        executor: Executor,
+    ) -> None:
+        self.sid = sid
+        self._track = track
+        self._redis = redis
+        self._key = keys.session_frames(sid)
+        self._settings = settings
+        self._executor = executor
+        self.sampled = 0
+        self.skipped = 0
+        self.lost = 0  # frames not written because Redis was away
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 1.0 / self._settings.analysis_fps
+        next_at = 0.0
+        seq = 0
+        while True:
+            try:
+                frame = await self._track.recv()
+            except MediaStreamError:
+                log.info("session %s: patient video ended; sampler stops", self.sid)
+                return
+            now = time.monotonic()
+            if now < next_at:
+                self.skipped += 1
+                continue
+            # Keep the cadence, but never try to 'catch up' after a stall.
+            next_at = max(next_at + interval, now)
+            captured_ms = int(time.time() * 1000)
+            width, height, data = await loop.run_in_executor(
+                self._executor,
+                encode_sample,
+                frame,
+                self._settings.frame_max_side,
+                self._settings.frame_jpeg_quality,
+            )
+            message = Frame(
+                sid=self.sid,
+                seq=seq,
+                captured_ms=captured_ms,
+                width=width,
+                height=height,
+                encoding="jpeg",
+                data=data,
+            )
+            seq += 1
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.xadd(
+                        self._key, {"m": codec.encode(message)}, maxlen=self._settings.frame_stream_maxlen
+                    )
+                    # Frames are transient: if the gateway dies they vanish on their own.
+                    pipe.pexpire(self._key, 10_000)
+                    await pipe.execute()
+                self.sampled += 1
+            except REDIS_DOWN as exc:
+                self.lost += 1
+                if self.lost % 50 == 1:
+                    log.warning("session %s: frame not sampled, redis unavailable (%s)", self.sid, exc)

@@ -1,0 +1,80 @@
+"""Session records in Redis: open, look up, register for analysis, end.
+
+A session's meta hash exists exactly while the session is open; the analyzer treats
+its absence as 'ended'. Ending also leaves a tombstone so that a session lost in a Redis
+restart (meta gone, no tombstone) can be told apart from one that was ended on purpose.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from shared import codec
+from shared.keys import Keys
+from shared.messages import SessionEntry
+
+SESSIONS_STREAM_MAXLEN = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    sid: str
+    created_ms: int
+    expires: int  # unix seconds
+
+
+class SessionStore:
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def create(self, ttl_s: int) -> SessionInfo:
+        sid = secrets.token_urlsafe(12)
+        info = SessionInfo(sid=sid, created_ms=int(time.time() * 1000), expires=int(time.time()) + ttl_s)
+        await self._write_meta(info)
+        return info
+
+    async def _write_meta(self, info: SessionInfo) -> None:
+        key = self._keys.session_meta(info.sid)
+        ttl = max(1, info.expires - int(time.time()))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"created_ms": info.created_ms, "expires": info.expires})
+            pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def get(self, sid: str) -> SessionInfo | None:
+        data = await self._redis.hgetall(self._keys.session_meta(sid))
+        if not data:
+            return None
+        return SessionInfo(sid=sid, created_ms=int(data[b"created_ms"]), expires=int(data[b"expires"]))
+
+    async def is_ended(self, sid: str) -> bool:
+        return bool(await self._redis.exists(self._keys.session_ended(sid)))
+
+    async def restore(self, sid: str, expires: int) -> bool:
+        """Re-create the meta of an open session whose record vanished (Redis restart).
+        Returns False when the session was ended on purpose."""
+        if await self.is_ended(sid) or expires <= time.time():
+            return False
+        await self._write_meta(SessionInfo(sid=sid, created_ms=int(time.time() * 1000), expires=expires))
+        return True
+
+    async def register_for_analysis(self, sid: str) -> None:
+        entry = SessionEntry(sid=sid, created_ms=int(time.time() * 1000))
+        await self._redis.xadd(
+            self._keys.sessions(), {"m": codec.encode(entry)}, maxlen=SESSIONS_STREAM_MAXLEN, approximate=True
+        )
+
+    async def end(self, sid: str, tombstone_ttl_s: int) -> None:
+        """Delete every key of the session (frames, feedback, state, lease, meta)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*self._keys.session_keys(sid))
+            pipe.set(self._keys.session_ended(sid), b"1", ex=max(1, tombstone_ttl_s))
+            await pipe.execute()

@@ -1,0 +1,1 @@
+"""The clinic side and the command line that runs the whole service."""

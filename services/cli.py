@@ -1,0 +1,73 @@
+"""``telerehab`` command line: ``up`` runs everything on one machine; ``gateway`` and
+``analyzer`` run one part each (as in a deployment); ``session`` opens a session."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from shared.settings import Settings, SettingsError
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # aiortc/aioice are chatty at INFO about every candidate pair.
+    for noisy in ("aioice", "aiortc"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="telerehab", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start Redis if needed, the gateway and analyzers; print demo links")
+    up.add_argument(
+        "--workers", type=int, default=None, help="analyzer workers (default TELEREHAB_ANALYZER_WORKERS)"
+    )
+    up.add_argument("--no-demo", action="store_true", help="do not open a demo session")
+    sub.add_parser("gateway", help="run the WebRTC gateway")
+    an = sub.add_parser("analyzer", help="run one analyzer worker")
+    an.add_argument("--id", default=None, help="worker id (default host-pid-random)")
+    sess = sub.add_parser("session", help="open a session on a running gateway and print its links")
+    sess.add_argument("--ttl", type=int, default=None, help="seconds the links stay valid")
+    args = parser.parse_args(argv)
+
+    _setup_logging(args.verbose)
+    # Quiet TensorFlow Lite / absl start-up chatter in the analyzer's logs.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"telerehab: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "gateway":
+        from gateway.app import run as run_gateway
+
+        if not settings.secret:
+            print("telerehab: set TELEREHAB_SECRET (the key that signs join links)", file=sys.stderr)
+            return 2
+        run_gateway(settings)
+        return 0
+    if args.command == "analyzer":
+        from analyzer.service import run as run_analyzer
+
+        run_analyzer(settings, args.id)
+        return 0
+    if args.command == "session":
+        from services.launcher import open_session
+
+        return open_session(settings, args.ttl)
+    from services.launcher import up as run_up
+
+    return run_up(settings, workers=args.workers, demo=not args.no_demo)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

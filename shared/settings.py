@@ -1,0 +1,149 @@
+"""Typed settings, built once from the environment at start-up and passed down."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """One STUN/TURN server, as a browser's RTCIceServer understands it."""
+
+    urls: str
+    username: str | None = None
+    credential: str | None = field(default=None, repr=False)
+
+    def as_browser_dict(self) -> dict[str, str]:
+        out = {"urls": self.urls}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the gateway, analyzer and launcher read from the environment.
+
+    The README's configuration table documents each variable; keep them in step.
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "sqlite+aiosqlite:///telerehab.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    secret: str = field(default="", repr=False)
+    ice_servers: tuple[IceServer, ...] = ()
+    ice_hosts: tuple[str, ...] = ()
+    key_prefix: str = "rehab"
+    token_ttl_s: int = 4 * 3600
+    analysis_fps: float = 15.0
+    frame_max_side: int = 320
+    frame_jpeg_quality: int = 80
+    frame_stream_maxlen: int = 4
+    feedback_stream_maxlen: int = 64
+    feedback_max_age_ms: int = 500
+    max_frame_bytes: int = 1_000_000
+    max_sdp_bytes: int = 32_768
+    lease_ms: int = 2_000
+    worker_max_sessions: int = 8
+    analyzer_workers: int = 2
+    session_idle_ttl_s: int = 120
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def with_secret(self) -> Settings:
+        """A copy with a random secret when none was configured (single-machine runs)."""
+        return self if self.secret else replace(self, secret=secrets.token_urlsafe(32))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
+        values: dict[str, Any] = {
+            "redis_url": env.get("REDIS_URL", d.redis_url),
+            "database_url": env.get("DATABASE_URL", d.database_url),
+            "host": env.get("TELEREHAB_HOST", d.host),
+            "port": _int(env, "TELEREHAB_PORT", d.port, 0, 65535),
+            "public_url": env.get("TELEREHAB_PUBLIC_URL") or None,
+            "secret": env.get("TELEREHAB_SECRET", d.secret),
+            "ice_servers": parse_ice_servers(
+                env.get("TELEREHAB_ICE_SERVERS", ""),
+                env.get("TELEREHAB_TURN_USERNAME"),
+                env.get("TELEREHAB_TURN_PASSWORD"),
+            ),
+            "ice_hosts": _csv(env.get("TELEREHAB_ICE_HOSTS", "")),
+            "key_prefix": env.get("TELEREHAB_KEY_PREFIX", d.key_prefix),
+            "token_ttl_s": _int(env, "TELEREHAB_TOKEN_TTL_S", d.token_ttl_s, 1, 30 * 86400),
+            "analysis_fps": _float(env, "TELEREHAB_ANALYSIS_FPS", d.analysis_fps, 0.5, 60.0),
+            "frame_max_side": _int(env, "TELEREHAB_FRAME_MAX_SIDE", d.frame_max_side, 64, 1920),
+            "frame_jpeg_quality": _int(env, "TELEREHAB_JPEG_QUALITY", d.frame_jpeg_quality, 10, 100),
+            "frame_stream_maxlen": _int(env, "TELEREHAB_FRAME_STREAM_MAXLEN", d.frame_stream_maxlen, 1, 1000),
+            "feedback_max_age_ms": _int(
+                env, "TELEREHAB_FEEDBACK_MAX_AGE_MS", d.feedback_max_age_ms, 1, 60_000
+            ),
+            "max_frame_bytes": _int(env, "TELEREHAB_MAX_FRAME_BYTES", d.max_frame_bytes, 1024, 50_000_000),
+            "max_sdp_bytes": _int(env, "TELEREHAB_MAX_SDP_BYTES", d.max_sdp_bytes, 1024, 1_000_000),
+            "lease_ms": _int(env, "TELEREHAB_LEASE_MS", d.lease_ms, 200, 600_000),
+            "worker_max_sessions": _int(env, "TELEREHAB_WORKER_MAX_SESSIONS", d.worker_max_sessions, 1, 1000),
+            "analyzer_workers": _int(env, "TELEREHAB_ANALYZER_WORKERS", d.analyzer_workers, 0, 256),
+            "session_idle_ttl_s": _int(env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400),
+        }
+        if not values["key_prefix"] or "{" in values["key_prefix"] or "}" in values["key_prefix"]:
+            raise SettingsError("TELEREHAB_KEY_PREFIX must be non-empty and contain no braces")
+        return cls(**values)
+
+
+def parse_ice_servers(value: str, username: str | None, password: str | None) -> tuple[IceServer, ...]:
+    """``stun:host:3478,turn:host:3478?transport=udp`` → servers; TURN ones get the credentials."""
+    servers = []
+    for url in _csv(value):
+        if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+            raise SettingsError(f"TELEREHAB_ICE_SERVERS: {url!r} is not a stun:/turn: URL")
+        if url.startswith("turn"):
+            servers.append(IceServer(url, username, password))
+        else:
+            servers.append(IceServer(url))
+    return tuple(servers)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
