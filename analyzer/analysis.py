@@ -16,7 +16,7 @@ from analyzer.frames import BadFrame, decode_frame
 from analyzer.landmarks import N_POINTS, Landmarker
 from analyzer.metrics import REGIONS, inter_pupil_distance, measure, symmetry
 from analyzer.pose import head_pose
-from shared.messages import Checkpoint, Feedback, Frame, RegionMeasure, Sides
+from shared.messages import Checkpoint, Feedback, FeedbackStatus, Frame, Pose, RegionMeasure, Sides
 
 CUE_CALIBRATE = "Relax your face and look at the camera"
 CUE_NO_FACE = "We cannot see your face: move into the middle of the picture"
@@ -78,43 +78,50 @@ class SessionAnalysis:
 
     def process(self, frame: Frame, dropped: int = 0) -> Feedback:
         self.last_seq = frame.seq
-        base = {
-            "sid": self.sid,
-            "seq": frame.seq,
-            "captured_ms": frame.captured_ms,
-            "worker": self.worker,
-            "dropped": dropped,
-            "calibration": 1.0 if self.baseline else self.calibration.progress,
-        }
+
+        def result(
+            status: FeedbackStatus,
+            face: bool,
+            *,
+            pose: Pose | None = None,
+            cues: list[str] | None = None,
+            eye: Sides | None = None,
+            regions: dict[str, RegionMeasure] | None = None,
+        ) -> Feedback:
+            return Feedback(
+                sid=self.sid,
+                seq=frame.seq,
+                captured_ms=frame.captured_ms,
+                analysed_ms=int(time.time() * 1000),
+                worker=self.worker,
+                status=status,
+                face=face,
+                calibration=1.0 if self.baseline else self.calibration.progress,
+                pose=pose,
+                eye_aperture=eye,
+                regions=regions or {},
+                cues=cues or [],
+                dropped=dropped,
+            )
+
         try:
             image = decode_frame(frame, self.config.max_frame_bytes)
         except BadFrame:
-            return Feedback(**base, analysed_ms=_now_ms(), status="bad_frame", face=False)
-
+            return result("bad_frame", False)
         if float(image.mean()) < self.config.min_brightness:
-            return Feedback(**base, analysed_ms=_now_ms(), status="no_face", face=False, cues=[CUE_LIGHT])
-
+            return result("no_face", False, cues=[CUE_LIGHT])
         landmarks = self.landmarker.detect(image)
         if landmarks is None:
-            return Feedback(**base, analysed_ms=_now_ms(), status="no_face", face=False, cues=[CUE_NO_FACE])
+            return result("no_face", False, cues=[CUE_NO_FACE])
 
         points = landmarks.points
         pose = head_pose(points)
-        cues = self._gate(pose.yaw, pose.pitch, pose.roll, inter_pupil_distance(points) / landmarks.width)
+        cues = self._gate(pose, inter_pupil_distance(points) / landmarks.width)
         if cues:
-            return Feedback(**base, analysed_ms=_now_ms(), status="bad_pose", face=True, pose=pose, cues=cues)
-
+            return result("bad_pose", True, pose=pose, cues=cues)
         if self.baseline is None:
             self.baseline = self.calibration.add(points)
-            base["calibration"] = 1.0 if self.baseline else self.calibration.progress
-            return Feedback(
-                **base,
-                analysed_ms=_now_ms(),
-                status="calibrating",
-                face=True,
-                pose=pose,
-                cues=[CUE_CALIBRATE],
-            )
+            return result("calibrating", True, pose=pose, cues=[CUE_CALIBRATE])
 
         aligned = align(points, self.baseline.points)
         measures = measure(aligned, self.baseline.points, self.baseline.mm_per_unit)
@@ -129,19 +136,16 @@ class SessionAnalysis:
                 weaker=weaker,
             )
         ratio = measures.eye_aperture_ratio
-        return Feedback(
-            **base,
-            analysed_ms=_now_ms(),
-            status="tracking",
-            face=True,
-            pose=pose,
-            eye_aperture=Sides(left=round(ratio["left"], 3), right=round(ratio["right"], 3)),
-            regions=regions,
-        )
+        eye = Sides(left=round(ratio["left"], 3), right=round(ratio["right"], 3))
+        return result("tracking", True, pose=pose, eye=eye, regions=regions)
 
-    def _gate(self, yaw: float, pitch: float, roll: float, face_fraction: float) -> list[str]:
+    def _gate(self, pose: Pose, face_fraction: float) -> list[str]:
         c = self.config
-        if abs(yaw) > c.max_yaw_deg or abs(pitch) > c.max_pitch_deg or abs(roll) > c.max_roll_deg:
+        if (
+            abs(pose.yaw) > c.max_yaw_deg
+            or abs(pose.pitch) > c.max_pitch_deg
+            or abs(pose.roll) > c.max_roll_deg
+        ):
             return [CUE_FACE_CAMERA]
         if face_fraction < c.min_face_fraction:
             return [CUE_CLOSER]
@@ -153,10 +157,3 @@ class SessionAnalysis:
         out = value if prev is None else prev + self.config.ema_alpha * (value - prev)
         self._ema[region][side] = out
         return out
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-__all__ = ["AnalysisConfig", "SessionAnalysis"]

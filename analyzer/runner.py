@@ -11,6 +11,7 @@ import enum
 import logging
 import time
 from concurrent.futures import Executor
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -67,7 +68,7 @@ class SessionRunner:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                reply = await self._redis.xread({frames_key: last_id}, block=READ_BLOCK_MS)
+                reply: Any = await self._redis.xread({frames_key: last_id}, block=READ_BLOCK_MS)
             except REDIS_DOWN as exc:
                 log.warning("session %s: redis unavailable (%s); retrying", self.sid, exc)
                 await backoff.wait()
@@ -114,7 +115,7 @@ class SessionRunner:
             ):
                 self._checkpoint_at = now
 
-    def _decode(self, fields: dict[bytes, bytes]) -> Frame | None:
+    def _decode(self, fields: Any) -> Frame | None:
         try:
             frame = codec.decode(fields.get(b"m", b""), Frame)
         except CodecError as exc:

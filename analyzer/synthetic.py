@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
-from analyzer.metrics import BROW, MOUTH_CORNER
+from analyzer.metrics import BROW, MOUTH_CORNER, Side
 
 Image = npt.NDArray[np.uint8]
 
@@ -22,7 +23,7 @@ def astronaut_face(width: int = 640, height: int = 480) -> Image:
     """scikit-image's bundled astronaut photo (public domain, NASA), cropped to the face."""
     from skimage import data  # test/benchmark dependency only
 
-    img = data.astronaut()
+    img = data.astronaut()  # type: ignore[no-untyped-call]
     # The face spans about x 179-271, y 71-177 of the 512x512 photo; keep a margin.
     crop = img[20:230, 85:365]
     return np.ascontiguousarray(cv2.resize(crop, (width, height), interpolation=cv2.INTER_CUBIC))
@@ -66,14 +67,15 @@ class SyntheticFace:
         dx = np.zeros_like(self._grid_x)
         dy = np.zeros_like(self._grid_y)
         # Patient's left is the image's right: "out" is +x for left, -x for right.
-        for side, out_sign in (("left", 1.0), ("right", -1.0)):
+        sides: tuple[tuple[Side, float], ...] = (("left", 1.0), ("right", -1.0))
+        for side, out_sign in sides:
             amount = move.smile_left if side == "left" else move.smile_right
             if amount:
                 self._bump(dx, dy, self._centre(MOUTH_CORNER[side]), out_sign * amount * 0.5, -amount)
             lift = move.brow_left if side == "left" else move.brow_right
             if lift:
                 self._bump(dx, dy, self._centre(BROW[side]), 0.0, -lift, sigma_scale=1.6)
-        warped = self.image
+        warped: Any = self.image
         if dx.any() or dy.any():
             # Backward mapping: the pixel shown at p comes from p - d(p).
             warped = cv2.remap(
@@ -85,10 +87,10 @@ class SyntheticFace:
             )
         if shift != (0.0, 0.0) or scale != 1.0 or angle_deg != 0.0:
             h, w = warped.shape[:2]
-            m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, scale)
+            m: Any = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, scale)
             m[:, 2] += shift
             warped = cv2.warpAffine(warped, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-        return warped  # type: ignore[no-any-return]
+        return np.asarray(warped, dtype=np.uint8)
 
     def _bump(
         self,

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -112,7 +113,7 @@ class Worker:
                 free = self.settings.worker_max_sessions - len(self._owned)
                 if free > 0 and time.monotonic() >= next_autoclaim:
                     next_autoclaim = time.monotonic() + self.settings.lease_ms / 2000
-                    reply = await self._redis.xautoclaim(
+                    reply: Any = await self._redis.xautoclaim(
                         sessions_key, ANALYZER_GROUP, self.id, self.settings.lease_ms, "0-0", count=free
                     )
                     for entry_id, fields in reply[1]:
@@ -147,7 +148,7 @@ class Worker:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _adopt(self, entry_id: bytes, fields: dict[bytes, bytes], *, taken_over: bool) -> None:
+    async def _adopt(self, entry_id: bytes, fields: Any, *, taken_over: bool) -> None:
         try:
             entry = codec.decode(fields.get(b"m", b""), SessionEntry)
         except CodecError as exc:
@@ -188,7 +189,7 @@ class Worker:
         )
 
     async def _load_checkpoint(self, sid: str) -> Checkpoint | None:
-        data = await self._redis.get(self._keys.session_state(sid))
+        data: Any = await self._redis.get(self._keys.session_state(sid))
         if not data:
             return None
         try:
@@ -234,7 +235,7 @@ class Worker:
         if not self._owned:
             return
         # Reset our pending entries' idle time so no one else auto-claims them.
-        ids = [owned.entry_id for owned in self._owned.values()]
+        ids: list[Any] = [owned.entry_id for owned in self._owned.values()]
         kept = set(
             await self._redis.xclaim(self._keys.sessions(), ANALYZER_GROUP, self.id, 0, ids, justid=True)
         )

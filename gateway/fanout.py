@@ -51,7 +51,7 @@ class FeedbackFanout:
         backoff = Backoff()
         while True:
             try:
-                reply = await self._redis.xread({self._key: last_id}, block=1000)
+                reply: Any = await self._redis.xread({self._key: last_id}, block=1000)
             except REDIS_DOWN as exc:
                 log.warning("session %s: feedback read failed, redis unavailable (%s)", self.sid, exc)
                 await backoff.wait()

@@ -71,6 +71,8 @@ class FrameSampler:
             except MediaStreamError:
                 log.info("session %s: patient video ended; sampler stops", self.sid)
                 return
+            if not isinstance(frame, VideoFrame):
+                continue
             now = time.monotonic()
             if now < next_at:
                 self.skipped += 1

@@ -57,10 +57,7 @@ async def answer_offer(room: Room, role: Role, pc: RTCPeerConnection, sdp: str) 
             return
         participant.channel = channel
 
-        @channel.on("open")
-        def on_open() -> None:
-            room.on_channel_open(participant)
-
+        channel.on("open", lambda: room.on_channel_open(participant))
         if channel.readyState == "open":
             room.on_channel_open(participant)
 

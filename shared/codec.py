@@ -34,7 +34,7 @@ class _Envelope(msgspec.Struct):
 
 
 _envelope_decoder = msgspec.msgpack.Decoder(_Envelope)
-_message_decoder = msgspec.msgpack.Decoder(Message)
+_message_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _encoder = msgspec.msgpack.Encoder()
 
 

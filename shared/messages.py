@@ -62,6 +62,9 @@ class RegionMeasure(msgspec.Struct, frozen=True):
     weaker: Literal["left", "right"] | None = None
 
 
+FeedbackStatus = Literal["calibrating", "tracking", "no_face", "bad_pose", "bad_frame"]
+
+
 class Feedback(msgspec.Struct, frozen=True, tag_field="t", tag="feedback"):
     """The analysis of one frame, for the gateway to fan out to patient and therapist."""
 
@@ -70,7 +73,7 @@ class Feedback(msgspec.Struct, frozen=True, tag_field="t", tag="feedback"):
     captured_ms: int
     analysed_ms: int
     worker: str
-    status: Literal["calibrating", "tracking", "no_face", "bad_pose", "bad_frame"]
+    status: FeedbackStatus
     face: bool
     calibration: float = 0.0  # 0..1 progress of the neutral-face calibration
     pose: Pose | None = None
