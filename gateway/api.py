@@ -62,13 +62,13 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
         raise BadRequest("The request body is not valid JSON.", code="bad_json") from None
 
 
-def join_links(settings: Settings, sid: str) -> dict[str, Any]:
+def join_links(settings: Settings, sid: str, base_url: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for role in ("patient", "therapist"):
         token = tokens.issue(settings.secret, sid, role, settings.token_ttl_s)
         out[f"{role}_token"] = token
         # The token rides in the fragment, which browsers never send to the server.
-        out[f"{role}_url"] = f"{settings.base_url}/{role}#token={token}"
+        out[f"{role}_url"] = f"{base_url}/{role}#token={token}"
     return out
 
 
@@ -81,9 +81,10 @@ async def create_session(request: web.Request) -> web.Response:
         raise BadRequest(f"'ttl_s' must be an integer from 60 to {settings.token_ttl_s}.")
     info = await request.app[registry_key].store.create(ttl)
     log.info("session %s created", info.sid)
-    return web.json_response(
-        {"sid": info.sid, "expires": info.expires, **join_links(settings, info.sid)}, status=201
-    )
+    # Without TELEREHAB_PUBLIC_URL, links point where the caller reached this gateway.
+    base_url = (settings.public_url or f"{request.scheme}://{request.host}").rstrip("/")
+    links = join_links(settings, info.sid, base_url)
+    return web.json_response({"sid": info.sid, "expires": info.expires, **links}, status=201)
 
 
 async def session_info(request: web.Request) -> web.Response:

@@ -1,0 +1,100 @@
+"""What the gateway says to bad requests: clear JSON errors, nothing half-done."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from shared import tokens
+from shared.keys import Keys
+from tests.conftest import Gateway
+
+
+async def _post(gw: Gateway, path: str, token: str | None, **kw: object) -> tuple[int, dict[str, object]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with gw.http.post(f"{gw.url}{path}", headers=headers, **kw) as response:  # type: ignore[arg-type]
+        return response.status, await response.json()
+
+
+async def test_creating_a_session_needs_a_clinic_token(gateway: Gateway) -> None:
+    session = await gateway.create_session()
+    assert session["patient_url"].startswith(f"{gateway.settings.base_url}/patient#token=")
+    status, body = await _post(gateway, "/api/sessions", session["patient_token"])
+    assert (status, body["error"]["code"]) == (403, "wrong_role")  # type: ignore[index]
+    status, body = await _post(gateway, "/api/sessions", None)
+    assert (status, body["error"]["code"]) == (401, "missing_token")  # type: ignore[index]
+
+
+async def test_malformed_sdp_is_a_400_with_a_reason(gateway: Gateway) -> None:
+    token = (await gateway.create_session())["patient_token"]
+    cases = [
+        ({"type": "answer", "sdp": "v=0\r\n"}, "Only SDP offers"),
+        ({"type": "offer"}, "no SDP"),
+        ({"type": "offer", "sdp": "hello"}, "start with 'v=0'"),
+        ({"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}, "no media sections"),
+        (
+            {"type": "offer", "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=\x07\r\n"},
+            "control characters",
+        ),
+        ({"type": "offer", "sdp": "v=0\r\nm=video nine UDP/TLS/RTP/SAVPF 96\r\n"}, "could not be parsed"),
+        (["not", "an", "object"], "JSON object"),
+    ]
+    for body, reason in cases:
+        status, reply = await _post(gateway, "/api/offer", token, json=body)
+        assert status == 400, (body, reply)
+        assert reply["error"]["code"] == "bad_sdp"  # type: ignore[index]
+        assert reason in reply["error"]["message"]  # type: ignore[index]
+    status, reply = await _post(gateway, "/api/offer", token, data=b"{not json")
+    assert (status, reply["error"]["code"]) == (400, "bad_json")  # type: ignore[index]
+
+
+async def test_oversized_sdp_is_refused_before_parsing(gateway: Gateway) -> None:
+    token = (await gateway.create_session())["patient_token"]
+    huge = "v=0\r\n" + "a=x\r\n" * 20_000
+    status, reply = await _post(gateway, "/api/offer", token, json={"type": "offer", "sdp": huge})
+    assert status == 413
+    assert reply["error"]["code"] == "too_large"  # type: ignore[index]
+
+
+async def test_bad_tokens_are_401_and_wrong_scope_403(gateway: Gateway) -> None:
+    session = await gateway.create_session()
+    secret = gateway.settings.secret
+    expired = tokens.issue(secret, session["sid"], "patient", ttl_s=-1)
+    forged = tokens.issue("not-the-secret", session["sid"], "patient", ttl_s=60)
+    offer = {"type": "offer", "sdp": "v=0\r\n"}
+    for token, code in ((expired, "token_expired"), (forged, "invalid_token"), ("garbage", "invalid_token")):
+        status, reply = await _post(gateway, "/api/offer", token, json=offer)
+        assert (status, reply["error"]["code"]) == (401, code)  # type: ignore[index]
+    # A patient may not end the session; a therapist of another session may not either.
+    status, reply = await _post(gateway, f"/api/sessions/{session['sid']}/end", session["patient_token"])
+    assert (status, reply["error"]["code"]) == (403, "wrong_role")  # type: ignore[index]
+    other = await gateway.create_session()
+    status, reply = await _post(gateway, f"/api/sessions/{session['sid']}/end", other["therapist_token"])
+    assert (status, reply["error"]["code"]) == (403, "wrong_session")  # type: ignore[index]
+
+
+async def test_unknown_and_ended_sessions(gateway: Gateway, redis: aioredis.Redis, keys: Keys) -> None:
+    unknown = tokens.issue(gateway.settings.secret, "nosuchsession1", "patient", ttl_s=60)
+    async with gateway.http.get(
+        f"{gateway.url}/api/session", headers={"Authorization": f"Bearer {unknown}"}
+    ) as r:
+        assert r.status == 404
+    session = await gateway.create_session()
+    auth = {"Authorization": f"Bearer {session['therapist_token']}"}
+    async with gateway.http.get(f"{gateway.url}/api/session", headers=auth) as r:
+        info = await r.json()
+        assert r.status == 200 and info["role"] == "therapist" and info["ice_servers"] == []
+    status, _ = await _post(gateway, f"/api/sessions/{session['sid']}/end", session["therapist_token"])
+    assert status == 200
+    assert not await redis.exists(keys.session_meta(session["sid"]))
+    async with gateway.http.get(f"{gateway.url}/api/session", headers=auth) as r:
+        assert r.status == 410
+        assert (await r.json())["error"]["code"] == "session_ended"
+
+
+async def test_health_and_readiness(gateway: Gateway) -> None:
+    async with gateway.http.get(f"{gateway.url}/healthz") as r:
+        assert r.status == 200
+    async with gateway.http.get(f"{gateway.url}/readyz") as r:
+        assert r.status == 200
+    async with gateway.http.get(f"{gateway.url}/patient") as r:
+        assert r.status == 200 and "<html" in (await r.text()).lower()

@@ -1,0 +1,194 @@
+"""Analyzer workers on real Redis: newest frame wins, bad input is skipped, state survives."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import cv2
+import pytest
+import redis.asyncio as aioredis
+
+from analyzer.frames import encode_jpeg
+from analyzer.synthetic import Movement, SyntheticFace
+from gateway.sessions import SessionStore
+from shared import codec
+from shared.keys import Keys
+from shared.messages import Checkpoint, Feedback, Frame
+from shared.settings import Settings
+from tests.conftest import RunningWorker, running_worker
+
+pytestmark = pytest.mark.slow
+
+
+def make_frame(face: SyntheticFace, sid: str, seq: int, move: Movement | None = None, **kw: Any) -> Frame:
+    image = cv2.resize(face.render(move or Movement()), (320, 240), interpolation=cv2.INTER_AREA)
+    fields: dict[str, Any] = dict(
+        sid=sid,
+        seq=seq,
+        captured_ms=int(time.time() * 1000),
+        width=320,
+        height=240,
+        encoding="jpeg",
+        data=encode_jpeg(image, 80),
+    )
+    fields.update(kw)
+    return Frame(**fields)
+
+
+async def open_session(redis: aioredis.Redis, keys: Keys) -> str:
+    store = SessionStore(redis, keys)
+    sid = (await store.create(600)).sid
+    await store.register_for_analysis(sid)
+    return sid
+
+
+async def push(redis: aioredis.Redis, keys: Keys, sid: str, *payloads: bytes, maxlen: int = 4) -> None:
+    async with redis.pipeline(transaction=True) as pipe:  # MULTI: the worker sees them at once
+        for payload in payloads:
+            pipe.xadd(keys.session_frames(sid), {"m": payload}, maxlen=maxlen)
+        await pipe.execute()
+
+
+async def feedback(redis: aioredis.Redis, keys: Keys, sid: str) -> list[Feedback]:
+    entries = await redis.xrange(keys.session_feedback(sid))
+    return [codec.decode(fields[b"m"], Feedback) for _id, fields in entries]
+
+
+async def wait_until(check: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def calibrate(redis: aioredis.Redis, keys: Keys, face: SyntheticFace, sid: str) -> int:
+    """Feed neutral frames one at a time until the worker reports tracking."""
+    seq = 0
+    while True:
+        await push(redis, keys, sid, codec.encode(make_frame(face, sid, seq)))
+        target = seq
+        await wait_until(lambda: _has_seq(redis, keys, sid, target))
+        seq += 1
+        if (await feedback(redis, keys, sid))[-1].status == "tracking":
+            return seq
+        assert seq < 60, "calibration never finished"
+
+
+async def _has_seq(redis: aioredis.Redis, keys: Keys, sid: str, seq: int) -> bool:
+    return any(f.seq >= seq for f in await feedback(redis, keys, sid))
+
+
+async def test_newest_frame_wins_and_stale_frames_are_dropped(
+    worker: RunningWorker, redis: aioredis.Redis, keys: Keys, face: SyntheticFace, settings: Settings
+) -> None:
+    sid = await open_session(redis, keys)
+    seq = await calibrate(redis, keys, face, sid)
+    before = len(await feedback(redis, keys, sid))
+    # Ten frames land at once: the stream keeps the newest four, the worker analyses the
+    # newest one and reports the other three as dropped, instead of working through a queue.
+    burst = [codec.encode(make_frame(face, sid, seq + i)) for i in range(10)]
+    await push(redis, keys, sid, *burst)
+    newest = seq + 9
+    await wait_until(lambda: _has_seq(redis, keys, sid, newest))
+    results = (await feedback(redis, keys, sid))[before:]
+    assert [f.seq for f in results] == [newest]
+    assert results[0].dropped == 3
+    # A frame already older than the feedback deadline is not analysed at all.
+    old = make_frame(face, sid, newest + 1, captured_ms=int(time.time() * 1000) - 5_000)
+    fresh = make_frame(face, sid, newest + 2)
+    await push(redis, keys, sid, codec.encode(old))
+    await asyncio.sleep(0.3)
+    await push(redis, keys, sid, codec.encode(fresh))
+    await wait_until(lambda: _has_seq(redis, keys, sid, newest + 2))
+    seqs = [f.seq for f in await feedback(redis, keys, sid)]
+    assert newest + 1 not in seqs
+    runner = worker.worker._owned[sid].runner
+    assert runner.dropped >= 4
+
+
+async def test_corrupt_frames_and_unknown_versions_are_logged_and_skipped(
+    worker: RunningWorker,
+    redis: aioredis.Redis,
+    keys: Keys,
+    face: SyntheticFace,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    sid = await open_session(redis, keys)
+    await push(redis, keys, sid, b"\x00 definitely not msgpack")
+    await asyncio.sleep(0.3)
+    await push(redis, keys, sid, codec.encode(make_frame(face, sid, 1, v=7)))
+    await asyncio.sleep(0.3)
+    await push(redis, keys, sid, codec.encode(make_frame(face, sid, 2, data=b"\xff\xd8 broken jpeg")))
+    await asyncio.sleep(0.3)
+    await push(redis, keys, sid, codec.encode(make_frame(face, sid, 3, data=b"x" * 2_000_000)))
+    await asyncio.sleep(0.3)
+    await push(redis, keys, sid, codec.encode(make_frame(face, sid, 4)))
+    await wait_until(lambda: _has_seq(redis, keys, sid, 4))
+    by_seq = {f.seq: f for f in await feedback(redis, keys, sid)}
+    assert 1 not in by_seq  # unknown version: never analysed
+    assert by_seq[2].status == "bad_frame" and by_seq[3].status == "bad_frame"
+    assert by_seq[4].face and by_seq[4].status == "calibrating"  # the worker carried on
+    text = caplog.text
+    assert "unreadable frame message" in text
+    assert "unknown 'frame' message version 7" in text
+    assert "could not be decoded" in text
+    assert not worker.task.done()
+
+
+async def test_no_face_and_darkness_get_a_cue_not_a_crash(
+    worker: RunningWorker, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
+) -> None:
+    import numpy as np
+
+    sid = await open_session(redis, keys)
+    wall = np.full((240, 320, 3), 180, dtype=np.uint8)
+    dark = (face.render(Movement()) * 0.08).astype(np.uint8)
+    dark = cv2.resize(dark, (320, 240))
+    for seq, image in enumerate((wall, dark)):
+        frame = make_frame(face, sid, seq, data=encode_jpeg(image, 80))
+        await push(redis, keys, sid, codec.encode(frame))
+        await wait_until(lambda s=seq: _has_seq(redis, keys, sid, s))  # type: ignore[misc]
+    results = await feedback(redis, keys, sid)
+    assert results[0].status == "no_face" and "cannot see your face" in results[0].cues[0]
+    assert results[1].status == "no_face" and results[1].cues == ["Move into the light"]
+
+
+async def test_checkpoint_lets_a_successor_resume_without_recalibrating(
+    settings: Settings, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
+) -> None:
+    async with running_worker(settings, "first") as first:
+        sid = await open_session(redis, keys)
+        seq = await calibrate(redis, keys, face, sid)
+        checkpoint = await wait_until(lambda: redis.get(keys.session_state(sid)))
+        assert codec.decode(checkpoint, Checkpoint).worker == "first"
+        # Graceful stop: the session is handed back at once, lease released.
+    assert not await redis.exists(keys.session_lease(sid))
+    async with running_worker(settings, "second"):
+        await push(redis, keys, sid, codec.encode(make_frame(face, sid, seq + 1, Movement(smile_left=12))))
+        await wait_until(lambda: _has_seq(redis, keys, sid, seq + 1))
+        latest = (await feedback(redis, keys, sid))[-1]
+        assert latest.worker == "second"
+        assert latest.status == "tracking"  # baseline restored, no new calibration
+        assert latest.regions["mouth"].excursion.left > latest.regions["mouth"].excursion.right
+
+
+async def test_duplicate_registrations_go_to_one_worker(
+    settings: Settings, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
+) -> None:
+    async with running_worker(settings, "a") as a, running_worker(settings, "b") as b:
+        sid = await open_session(redis, keys)
+        await SessionStore(redis, keys).register_for_analysis(sid)  # e.g. the patient reconnected
+        await push(redis, keys, sid, codec.encode(make_frame(face, sid, 0)))
+        await wait_until(lambda: _has_seq(redis, keys, sid, 0))
+        await asyncio.sleep(settings.lease_ms / 1000)
+        owners = [w for w in (a, b) if sid in w.worker.sessions]
+        assert len(owners) == 1
+        assert await redis.xlen(keys.sessions()) == 1  # the duplicate entry was removed
