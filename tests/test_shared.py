@@ -13,9 +13,15 @@ from shared.settings import Settings, SettingsError
 
 
 def _frame(**kw: object) -> Frame:
-    fields: dict[str, object] = dict(
-        sid="abcdefgh12", seq=3, captured_ms=1, width=2, height=1, encoding="rgb24", data=b"\x00" * 6
-    )
+    fields: dict[str, object] = {
+        "sid": "abcdefgh12",
+        "seq": 3,
+        "captured_ms": 1,
+        "width": 2,
+        "height": 1,
+        "encoding": "rgb24",
+        "data": b"\x00" * 6,
+    }
     fields.update(kw)
     return Frame(**fields)  # type: ignore[arg-type]
 

@@ -25,15 +25,15 @@ pytestmark = pytest.mark.slow
 
 def make_frame(face: SyntheticFace, sid: str, seq: int, move: Movement | None = None, **kw: Any) -> Frame:
     image = cv2.resize(face.render(move or Movement()), (320, 240), interpolation=cv2.INTER_AREA)
-    fields: dict[str, Any] = dict(
-        sid=sid,
-        seq=seq,
-        captured_ms=int(time.time() * 1000),
-        width=320,
-        height=240,
-        encoding="jpeg",
-        data=encode_jpeg(image, 80),
-    )
+    fields: dict[str, Any] = {
+        "sid": sid,
+        "seq": seq,
+        "captured_ms": int(time.time() * 1000),
+        "width": 320,
+        "height": 240,
+        "encoding": "jpeg",
+        "data": encode_jpeg(image, 80),
+    }
     fields.update(kw)
     return Frame(**fields)
 
@@ -73,8 +73,7 @@ async def calibrate(redis: aioredis.Redis, keys: Keys, face: SyntheticFace, sid:
     seq = 0
     while True:
         await push(redis, keys, sid, codec.encode(make_frame(face, sid, seq)))
-        target = seq
-        await wait_until(lambda: _has_seq(redis, keys, sid, target))
+        await wait_until(lambda s=seq: _has_seq(redis, keys, sid, s))  # type: ignore[misc]
         seq += 1
         if (await feedback(redis, keys, sid))[-1].status == "tracking":
             return seq
@@ -164,7 +163,7 @@ async def test_no_face_and_darkness_get_a_cue_not_a_crash(
 async def test_checkpoint_lets_a_successor_resume_without_recalibrating(
     settings: Settings, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
 ) -> None:
-    async with running_worker(settings, "first") as first:
+    async with running_worker(settings, "first"):
         sid = await open_session(redis, keys)
         seq = await calibrate(redis, keys, face, sid)
         checkpoint = await wait_until(lambda: redis.get(keys.session_state(sid)))
