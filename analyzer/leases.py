@@ -33,10 +33,17 @@ end
 return 0
 """
 
-# KEYS: meta, lease, target. ARGV: worker id, payload, ttl ms, maxlen (0 = plain SET).
+# KEYS: meta, lease, target. ARGV: worker id, payload, ttl ms, maxlen (0 = plain SET), lease ms.
+# A lease that merely expired (a slow heartbeat) is taken back; one held by another
+# worker is not.
 _FENCED_WRITE = """
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
-if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+local holder = redis.call('get', KEYS[2])
+if holder == false then
+  redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[5])
+elseif holder ~= ARGV[1] then
+  return 0
+end
 if tonumber(ARGV[4]) > 0 then
   redis.call('xadd', KEYS[3], 'MAXLEN', ARGV[4], '*', 'm', ARGV[2])
   redis.call('pexpire', KEYS[3], ARGV[3])
@@ -81,7 +88,7 @@ class Leases:
         k = self._keys
         result = await self._write(
             keys=[k.session_meta(sid), k.session_lease(sid), k.session_feedback(sid)],
-            args=[self.worker, payload, ttl_ms, maxlen],
+            args=[self.worker, payload, ttl_ms, maxlen, self.lease_ms],
         )
         return LeaseResult(int(result))
 
@@ -89,7 +96,7 @@ class Leases:
         k = self._keys
         result = await self._write(
             keys=[k.session_meta(sid), k.session_lease(sid), k.session_state(sid)],
-            args=[self.worker, payload, ttl_ms, 0],
+            args=[self.worker, payload, ttl_ms, 0, self.lease_ms],
         )
         return LeaseResult(int(result))
 

@@ -86,6 +86,9 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then hand every session back and return."""
+        # Load the model before claiming anything: importing MediaPipe holds the GIL for
+        # a second or two, long enough to miss lease renewals if sessions were running.
+        await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up, self._landmarker_factory)
         log.info("worker %s started", self.id)
         claim = asyncio.create_task(self._claim_loop(stop), name=f"claim-{self.id}")
         heartbeat = asyncio.create_task(self._heartbeat_loop(), name=f"heartbeat-{self.id}")
@@ -99,6 +102,8 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            with contextlib.suppress(*REDIS_DOWN):
+                await self._redis.delete(self._keys.worker(self.id))
             self._executor.shutdown(wait=True)
             log.info("worker %s stopped", self.id)
 
@@ -156,8 +161,12 @@ class Worker:
             await self._forget_entry(entry_id)
             return
         sid = entry.sid
-        if sid in self._owned:
-            if self._owned[sid].entry_id != entry_id:
+        owned = self._owned.get(sid)
+        if owned is not None and owned.task.done():
+            await self._finish(sid, owned.task.result())  # reap first, then judge the entry
+            owned = None
+        if owned is not None:
+            if owned.entry_id != entry_id:
                 await self._forget_entry(entry_id)  # a duplicate of a session we already run
             return
         result = await self._leases.acquire(sid)
@@ -221,6 +230,7 @@ class Worker:
                 await backoff.wait()
 
     async def _heartbeat(self) -> None:
+        await self._redis.set(self._keys.worker(self.id), len(self._owned), px=self.settings.lease_ms * 2)
         for sid, owned in list(self._owned.items()):
             if owned.task.done():
                 await self._finish(sid, owned.task.result())
@@ -253,7 +263,10 @@ class Worker:
         if how is RunnerExit.IDLE:
             await owned.runner.save_checkpoint()
             await self._leases.release(sid)
-        await self._forget_entry(owned.entry_id)
+        if how is not RunnerExit.LOST:
+            # A lost session's entry stays pending: if its new holder dies too, the entry
+            # still fails over; while the holder lives, whoever claims it drops it.
+            await self._forget_entry(owned.entry_id)
         if how is RunnerExit.ENDED:
             await self._leases.clean_if_ended(sid)
         await self._close(owned)
@@ -280,6 +293,10 @@ class Worker:
 
     async def _close(self, owned: _Owned) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, owned.runner.analysis.close)
+
+
+def _warm_up(factory: LandmarkerFactory) -> None:
+    factory().close()
 
 
 async def _cancel(task: asyncio.Task[RunnerExit]) -> None:

@@ -32,6 +32,10 @@ class Keys:
         """Stream of live sessions; analyzer workers claim its entries through a group."""
         return f"{self.prefix}:sessions"
 
+    def worker(self, worker_id: str) -> str:
+        """Presence of a live analyzer worker (expires unless its heartbeat renews it)."""
+        return f"{self.prefix}:worker:{worker_id}"
+
     def session_meta(self, sid: str) -> str:
         """Hash that exists while the session is open; its absence means 'ended'."""
         return self._session(sid, "meta")
