@@ -126,7 +126,65 @@ def analysis_pass(analysis: Any, frames: Frames, first_seq: int) -> Pass:
     return Pass(len(messages), time.perf_counter() - t0, time.process_time() - c0, statuses)
 
 
-def run_in_process(frames: Frames, repeats: int) -> tuple[list[Pass], list[Pass]]:
+# The functions SessionAnalysis.process calls by name from analyzer.analysis; each is
+# timed in a separate (untimed-overall) pass. A name the module no longer has is skipped.
+BREAKDOWN_STEPS = ("decode_frame", "head_pose", "inter_pupil_distance", "align", "measure", "symmetry")
+
+
+def breakdown_pass(analysis: Any, frames: Frames, first_seq: int) -> dict[str, float]:
+    """Mean ms per frame of each step of ``process``, timed by wrapping the functions it
+    calls; "rest" is what is left (brightness check, gating, smoothing, Feedback)."""
+    import analyzer.analysis as module
+    from shared.messages import Frame
+
+    totals: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        totals[name] = 0.0
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                totals[name] += time.perf_counter() - t0
+
+        return wrapper
+
+    originals = {name: getattr(module, name) for name in BREAKDOWN_STEPS if hasattr(module, name)}
+    landmarker = analysis.landmarker
+    mesh = getattr(landmarker, "_mesh", None)
+    messages = [
+        Frame(analysis.sid, first_seq + i, int(time.time() * 1000), frames.width, frames.height, "jpeg", data)
+        for i, data in enumerate(frames.jpegs)
+    ]
+    for name, fn in originals.items():
+        setattr(module, name, timed(name, fn))
+    landmarker.detect = timed("landmarker.detect", landmarker.detect)
+    if mesh is not None:
+        mesh.process = timed("  of which FaceMesh graph", mesh.process)
+    try:
+        t0 = time.perf_counter()
+        for message in messages:
+            analysis.process(message)
+        total = time.perf_counter() - t0
+    finally:
+        for name, fn in originals.items():
+            setattr(module, name, fn)
+        del landmarker.detect
+        if mesh is not None:
+            del mesh.process
+    n = len(messages)
+    out = {name: secs / n * 1000 for name, secs in totals.items()}
+    if "  of which FaceMesh graph" in out:
+        out["  of which landmarks to numpy"] = out["landmarker.detect"] - out["  of which FaceMesh graph"]
+    counted = sum(v for k, v in out.items() if not k.startswith("  "))
+    out["rest of process()"] = total / n * 1000 - counted
+    out["total"] = total / n * 1000
+    return out
+
+
+def run_in_process(frames: Frames, repeats: int) -> tuple[list[Pass], list[Pass], dict[str, float]]:
     from analyzer.analysis import SessionAnalysis
     from analyzer.landmarks import FaceMeshLandmarker
     from shared.messages import Frame
@@ -158,9 +216,10 @@ def run_in_process(frames: Frames, repeats: int) -> tuple[list[Pass], list[Pass]
             f"analysis {analysis_passes[-1].fps:.1f} fps",
             flush=True,
         )
+    breakdown = breakdown_pass(analysis, frames, seq)
     bare.close()
     analysis.close()
-    return bare_passes, analysis_passes
+    return bare_passes, analysis_passes, breakdown
 
 
 # -- (c): a real worker process through Redis ---------------------------------------------
@@ -225,7 +284,9 @@ async def run_worker(
                         if feedback.seq >= message.seq:
                             return feedback
             worker.check()
-            raise RuntimeError(f"no feedback for frame {message.seq} within 10 s")
+            raise RuntimeError(
+                f"no feedback for frame {message.seq} within 10 s; worker log:\n{worker.log_tail()}"
+            )
 
         for data in frames.calibration + frames.jpegs[:WARMUP_FRAMES]:
             await roundtrip(data)
@@ -364,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if measured:
         pin_process(measured)
     print(f"(a)+(b) in this process on CPU {sorted(measured) if measured else 'any'}", flush=True)
-    bare_passes, analysis_passes = run_in_process(frames, args.repeats)
+    bare_passes, analysis_passes, breakdown = run_in_process(frames, args.repeats)
 
     worker_passes: list[Pass] = []
     if not args.skip_worker:
@@ -410,6 +471,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "  CPU columns: (a)/(b) this process's CPU time; (c) the worker process's CPU time only "
         "(the feeder and Redis are on other cores)."
+    )
+
+    print_table(
+        "Where (b) spends its time, ms per frame (one extra pass with each step timed)",
+        ["step of SessionAnalysis.process()", "ms/frame", "share"],
+        [[name, f"{ms:.3f}", f"{ms / breakdown['total']:.0%}"] for name, ms in breakdown.items()],
     )
 
     where = sorted(encode_cpus) if encode_cpus else "any"
@@ -458,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
                 "jpeg_quality": args.quality,
             },
             "results": rows,
+            "analysis_breakdown_ms": breakdown,
             "encodings": encodings,
             "target_ratio": TARGET_RATIO,
             "verdict": verdict,

@@ -53,9 +53,9 @@ class RoomRegistry:
     async def end(self, sid: str) -> None:
         """End a session: close its room here and delete its keys everywhere."""
         room = self.rooms.pop(sid, None)
-        await self.store.end(sid, self._settings.token_ttl_s)
         if room is not None:
             await room.close(ended=True)
+        await self.store.end(sid, self._settings.token_ttl_s)
         log.info("session %s ended", sid)
 
     async def _reap(self) -> None:

@@ -205,6 +205,8 @@ class Room:
 
     def leave_soon(self, participant: Participant) -> None:
         """Called from a connection-state callback, which cannot await."""
+        if self.closed:
+            return  # close() is dropping everyone already
         self._leaving += 1
         self._spawn(f"leave-{self._leaving}", self.leave(participant))
 
@@ -243,14 +245,15 @@ class Room:
     async def close(self, *, ended: bool) -> None:
         """Close every connection and stop every task; ``ended`` tells the browsers why."""
         self.closed = True
-        if ended and self.participants:
-            self.broadcast({"type": "session_ended"})
-            await asyncio.sleep(0.2)  # let the data channels flush the notice
+        # Tasks first, so the sampler writes no frame after the session's keys are gone.
         for name in list(self._tasks):
             await self._stop_task(name)
         for task in list(self._retired):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if ended and self.participants:
+            self.broadcast({"type": "session_ended"})
+            await asyncio.sleep(0.2)  # let the data channels flush the notice
         for participant in self.participants:
             await self._drop(participant)
         self.patient = None
