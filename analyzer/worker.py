@@ -47,6 +47,12 @@ log = logging.getLogger(__name__)
 
 LandmarkerFactory = Callable[[], Landmarker]
 
+_EXIT_WORDS = {
+    RunnerExit.ENDED: "ended (its record is gone)",
+    RunnerExit.LOST: "lost to another worker",
+    RunnerExit.IDLE: "idle; handed back",
+}
+
 
 @dataclass(slots=True)
 class _Owned:
@@ -259,7 +265,7 @@ class Worker:
     async def _finish(self, sid: str, how: RunnerExit) -> None:
         owned = self._owned.pop(sid)
         await _cancel(owned.task)
-        log.info("worker %s: session %s %s", self.id, sid, how.value)
+        log.info("worker %s: session %s %s", self.id, sid, _EXIT_WORDS[how])
         if how is RunnerExit.IDLE:
             await owned.runner.save_checkpoint()
             await self._leases.release(sid)
