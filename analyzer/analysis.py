@@ -33,7 +33,7 @@ class AnalysisConfig:
     max_roll_deg: float = 25.0
     min_face_fraction: float = 0.12  # inter-pupil distance / image width
     min_brightness: float = 40.0  # mean luma 0..255
-    noise_floor_mm: float = 1.0
+    noise_floor_mm: float = 1.5  # FaceMesh brow points jitter ~1 mm under head motion
     ema_alpha: float = 0.5
     max_frame_bytes: int = 1_000_000
 

@@ -127,13 +127,13 @@ def _wait_ready(settings: Settings, gateway: subprocess.Popen[bytes], timeout_s:
 
 
 def print_links(session: dict[str, object]) -> None:
-    print()
+    print(flush=True)
     print("  Session     ", session["sid"])
     print("  Patient   → ", session["patient_url"])
     print("  Therapist → ", session["therapist_url"])
-    print()
+    print(flush=True)
     print("  Open each link in its own browser window (camera and microphone needed).")
-    print()
+    print(flush=True)
 
 
 def open_session(settings: Settings, ttl_s: int | None) -> int:

@@ -1,0 +1,96 @@
+"""The per-frame measures on a real face photo with known, synthetic movement."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from analyzer.alignment import align
+from analyzer.analysis import CUE_FACE_CAMERA, SessionAnalysis
+from analyzer.frames import encode_jpeg
+from analyzer.landmarks import FaceMeshLandmarker
+from analyzer.metrics import measure, mm_per_unit
+from analyzer.synthetic import Movement, SyntheticFace
+from shared.messages import Feedback, Frame
+
+pytestmark = pytest.mark.slow
+
+
+def frame(image: np.ndarray, seq: int) -> Frame:
+    small = cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA)
+    return Frame(
+        sid="unit-test-1",
+        seq=seq,
+        captured_ms=0,
+        width=320,
+        height=240,
+        encoding="jpeg",
+        data=encode_jpeg(small, 85),
+    )
+
+
+def settle(analysis: SessionAnalysis, image: np.ndarray, n: int = 8) -> Feedback:
+    result = None
+    for i in range(n):
+        result = analysis.process(frame(image, i))
+    assert result is not None
+    return result
+
+
+@pytest.fixture
+def calibrated(face: SyntheticFace) -> SessionAnalysis:
+    analysis = SessionAnalysis("unit-test-1", "w", FaceMeshLandmarker())
+    result = settle(analysis, face.render(Movement()), 25)
+    assert result.status == "tracking"
+    return analysis
+
+
+def test_still_neutral_face_is_at_rest_even_when_the_head_moves(
+    calibrated: SessionAnalysis, face: SyntheticFace
+) -> None:
+    for shift, scale, angle in (((20.0, 10.0), 1.0, 0.0), ((0.0, 0.0), 1.15, 0.0), ((-10.0, 5.0), 0.9, 8.0)):
+        result = settle(calibrated, face.render(Movement(), shift=shift, scale=scale, angle_deg=angle))
+        assert result.status == "tracking"
+        for name, region in result.regions.items():
+            assert region.symmetry is None or region.symmetry > 0.5, (name, shift, scale, angle, region)
+            assert max(region.excursion.left, region.excursion.right) < 2.0, (name, region)
+
+
+def test_one_sided_smile_names_the_weaker_side(calibrated: SessionAnalysis, face: SyntheticFace) -> None:
+    left = settle(calibrated, face.render(Movement(smile_left=14)))
+    mouth = left.regions["mouth"]
+    assert mouth.weaker == "right" and mouth.symmetry is not None and mouth.symmetry < 0.5
+    right = settle(calibrated, face.render(Movement(smile_right=14)))
+    assert right.regions["mouth"].weaker == "left"
+    both = settle(calibrated, face.render(Movement(smile_left=14, smile_right=14)))
+    assert both.regions["mouth"].symmetry is not None and both.regions["mouth"].symmetry > 0.8
+
+
+def test_brow_raise_on_one_side(calibrated: SessionAnalysis, face: SyntheticFace) -> None:
+    result = settle(calibrated, face.render(Movement(brow_right=12)))
+    brow = result.regions["brow"]
+    assert brow.weaker == "left" and brow.excursion.right > brow.excursion.left
+
+
+def test_a_tilted_head_is_gated_with_a_cue(calibrated: SessionAnalysis, face: SyntheticFace) -> None:
+    result = calibrated.process(frame(face.render(Movement(), angle_deg=40), 99))
+    assert result.status == "bad_pose" and result.cues == [CUE_FACE_CAMERA]
+
+
+def test_alignment_removes_rotation_scale_and_translation(face: SyntheticFace) -> None:
+    neutral = face.landmarks
+    theta = np.radians(12)
+    rot = np.array([[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0], [0, 0, 1]])
+    moved = (1.3 * neutral @ rot.T + np.array([40.0, -25.0, 3.0])).astype(np.float32)
+    aligned = align(moved, neutral)
+    assert np.abs(aligned - neutral).max() < 1e-3
+    m = measure(aligned, neutral, mm_per_unit(neutral))
+    assert all(v < 1e-3 for sides in m.excursion.values() for v in sides.values())
+
+
+def test_millimetres_come_from_the_iris(face: SyntheticFace) -> None:
+    # Iris ≈ 11.7 mm; the photo's inter-pupil distance should come out at an adult's 55-75 mm.
+    pts = face.landmarks
+    ipd_mm = float(np.linalg.norm(pts[468, :2] - pts[473, :2])) * mm_per_unit(pts)
+    assert 50 < ipd_mm < 80
