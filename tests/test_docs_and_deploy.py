@@ -1,0 +1,35 @@
+"""Docs and deployment files stay in step with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_NAME = re.compile(r"\b(?:TELEREHAB_[A-Z][A-Z_]*[A-Z]|REDIS_URL|DATABASE_URL)\b")
+
+
+def settings_env_names() -> set[str]:
+    names = set(ENV_NAME.findall((ROOT / "shared" / "settings.py").read_text()))
+    names |= set(ENV_NAME.findall((ROOT / "services" / "launcher.py").read_text()))
+    return names
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(name for name in settings_env_names() if name not in readme)
+    assert not missing, f"README's configuration table lacks {missing}"
+
+
+def test_deploy_files_parse_and_use_only_real_settings() -> None:
+    known = settings_env_names()
+    files = [*ROOT.glob("deploy/**/*.yaml"), *ROOT.glob("deploy/**/*.yml")]
+    assert files
+    for path in files:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        assert docs, f"{path} is empty"
+    for path in [*files, ROOT / "deploy" / ".env.example"]:
+        unknown = set(ENV_NAME.findall(path.read_text())) - known
+        assert not unknown, f"{path.relative_to(ROOT)} sets variables the code never reads: {sorted(unknown)}"
