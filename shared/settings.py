@@ -6,7 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 
 class SettingsError(ValueError):
@@ -76,7 +76,7 @@ class Settings:
             "redis_url": env.get("REDIS_URL", d.redis_url),
             "database_url": env.get("DATABASE_URL", d.database_url),
             "host": env.get("TELEREHAB_HOST", d.host),
-            "port": _int(env, "TELEREHAB_PORT", d.port, 0, 65535),
+            "port": _number(env, "TELEREHAB_PORT", d.port, 0, 65535),
             "public_url": env.get("TELEREHAB_PUBLIC_URL") or None,
             "secret": env.get("TELEREHAB_SECRET", d.secret),
             "ice_servers": parse_ice_servers(
@@ -86,20 +86,26 @@ class Settings:
             ),
             "ice_hosts": _csv(env.get("TELEREHAB_ICE_HOSTS", "")),
             "key_prefix": env.get("TELEREHAB_KEY_PREFIX", d.key_prefix),
-            "token_ttl_s": _int(env, "TELEREHAB_TOKEN_TTL_S", d.token_ttl_s, 1, 30 * 86400),
-            "analysis_fps": _float(env, "TELEREHAB_ANALYSIS_FPS", d.analysis_fps, 0.5, 60.0),
-            "frame_max_side": _int(env, "TELEREHAB_FRAME_MAX_SIDE", d.frame_max_side, 64, 1920),
-            "frame_jpeg_quality": _int(env, "TELEREHAB_JPEG_QUALITY", d.frame_jpeg_quality, 10, 100),
-            "frame_stream_maxlen": _int(env, "TELEREHAB_FRAME_STREAM_MAXLEN", d.frame_stream_maxlen, 1, 1000),
+            "token_ttl_s": _number(env, "TELEREHAB_TOKEN_TTL_S", d.token_ttl_s, 1, 30 * 86400),
+            "analysis_fps": _number(env, "TELEREHAB_ANALYSIS_FPS", d.analysis_fps, 0.5, 60.0),
+            "frame_max_side": _number(env, "TELEREHAB_FRAME_MAX_SIDE", d.frame_max_side, 64, 1920),
+            "frame_jpeg_quality": _number(env, "TELEREHAB_JPEG_QUALITY", d.frame_jpeg_quality, 10, 100),
+            "frame_stream_maxlen": _number(
+                env, "TELEREHAB_FRAME_STREAM_MAXLEN", d.frame_stream_maxlen, 1, 1000
+            ),
             "feedback_max_age_ms": _int(
                 env, "TELEREHAB_FEEDBACK_MAX_AGE_MS", d.feedback_max_age_ms, 1, 60_000
             ),
-            "max_frame_bytes": _int(env, "TELEREHAB_MAX_FRAME_BYTES", d.max_frame_bytes, 1024, 50_000_000),
-            "max_sdp_bytes": _int(env, "TELEREHAB_MAX_SDP_BYTES", d.max_sdp_bytes, 1024, 1_000_000),
-            "lease_ms": _int(env, "TELEREHAB_LEASE_MS", d.lease_ms, 200, 600_000),
-            "worker_max_sessions": _int(env, "TELEREHAB_WORKER_MAX_SESSIONS", d.worker_max_sessions, 1, 1000),
-            "analyzer_workers": _int(env, "TELEREHAB_ANALYZER_WORKERS", d.analyzer_workers, 0, 256),
-            "session_idle_ttl_s": _int(env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400),
+            "max_frame_bytes": _number(env, "TELEREHAB_MAX_FRAME_BYTES", d.max_frame_bytes, 1024, 50_000_000),
+            "max_sdp_bytes": _number(env, "TELEREHAB_MAX_SDP_BYTES", d.max_sdp_bytes, 1024, 1_000_000),
+            "lease_ms": _number(env, "TELEREHAB_LEASE_MS", d.lease_ms, 200, 600_000),
+            "worker_max_sessions": _number(
+                env, "TELEREHAB_WORKER_MAX_SESSIONS", d.worker_max_sessions, 1, 1000
+            ),
+            "analyzer_workers": _number(env, "TELEREHAB_ANALYZER_WORKERS", d.analyzer_workers, 0, 256),
+            "session_idle_ttl_s": _number(
+                env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400
+            ),
         }
         if not values["key_prefix"] or "{" in values["key_prefix"] or "}" in values["key_prefix"]:
             raise SettingsError("TELEREHAB_KEY_PREFIX must be non-empty and contain no braces")
@@ -123,27 +129,19 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+N = TypeVar("N", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: N, lo: N, hi: N) -> N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    kind = type(default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        noun = "an integer" if kind is int else "a number"
+        raise SettingsError(f"{name} must be {noun}, got {raw!r}") from None
     if not lo <= value <= hi:
         raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
     return value
