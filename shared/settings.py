@@ -93,7 +93,7 @@ class Settings:
             "frame_stream_maxlen": _number(
                 env, "TELEREHAB_FRAME_STREAM_MAXLEN", d.frame_stream_maxlen, 1, 1000
             ),
-            "feedback_max_age_ms": _int(
+            "feedback_max_age_ms": _number(
                 env, "TELEREHAB_FEEDBACK_MAX_AGE_MS", d.feedback_max_age_ms, 1, 60_000
             ),
             "max_frame_bytes": _number(env, "TELEREHAB_MAX_FRAME_BYTES", d.max_frame_bytes, 1024, 50_000_000),
