@@ -137,6 +137,12 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "rooms": len(request.app[registry_key].rooms)})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[registry_key]
+    text = registry.metrics.render(list(registry.rooms.values()))
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
 async def patient_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "patient.html")
 
@@ -152,6 +158,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/sessions/{sid}/end", end_session)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/patient", patient_page)
     app.router.add_get("/therapist", therapist_page)
     app.router.add_static("/static", STATIC)

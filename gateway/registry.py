@@ -12,6 +12,7 @@ from concurrent.futures import Executor
 import redis.asyncio as aioredis
 
 from gateway.errors import NotFound, SessionGone
+from gateway.metrics import GatewayMetrics
 from gateway.room import Room
 from gateway.sessions import SessionStore
 from shared.keys import Keys
@@ -30,6 +31,7 @@ class RoomRegistry:
         self.keys = Keys(settings.key_prefix)
         self.store = SessionStore(redis, self.keys)
         self.rooms: dict[str, Room] = {}
+        self.metrics = GatewayMetrics()
         self._lock = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
 
@@ -54,7 +56,7 @@ class RoomRegistry:
         """End a session: close its room here and delete its keys everywhere."""
         room = self.rooms.pop(sid, None)
         if room is not None:
-            await room.close(ended=True)
+            await self._close(room, ended=True)
         await self.store.end(sid, self._settings.token_ttl_s)
         log.info("session %s ended", sid)
 
@@ -70,7 +72,7 @@ class RoomRegistry:
                 )
                 if room.closed or idle:
                     self.rooms.pop(sid, None)
-                    await room.close(ended=room.closed)
+                    await self._close(room, ended=room.closed)
 
     async def close(self) -> None:
         if self._reaper is not None:
@@ -78,5 +80,9 @@ class RoomRegistry:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
         for room in list(self.rooms.values()):
-            await room.close(ended=False)
+            await self._close(room, ended=False)
         self.rooms.clear()
+
+    async def _close(self, room: Room, *, ended: bool) -> None:
+        await room.close(ended=ended)
+        self.metrics.retire(room)

@@ -26,7 +26,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from gateway.fanout import FeedbackFanout
-from gateway.sampler import FrameSampler
+from gateway.sampler import FrameSampler, SamplerStats
 from gateway.sessions import SessionStore
 from shared.connections import REDIS_DOWN
 from shared.keys import Keys
@@ -88,6 +88,7 @@ class Room:
         self.patient: Participant | None = None
         self.therapists: list[Participant] = []
         self.sampler: FrameSampler | None = None
+        self.sampler_stats = SamplerStats()
         self.fanout = FeedbackFanout(sid, redis, keys, settings.feedback_max_age_ms, self.broadcast)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retired: set[asyncio.Task[None]] = set()
@@ -191,6 +192,7 @@ class Room:
                     self._keys,
                     self._settings,
                     self._executor,
+                    self.sampler_stats,
                 )
                 self._spawn("sampler", self._sample(self.sampler))
         elif participant is self._lead_therapist and self.patient is not None:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import Executor
+from dataclasses import dataclass
 
 import cv2
 import redis.asyncio as aioredis
@@ -40,6 +41,15 @@ def encode_sample(frame: VideoFrame, max_side: int, quality: int) -> tuple[int, 
     return width, height, buf.tobytes()
 
 
+@dataclass
+class SamplerStats:
+    """Counts across every sampler a room has had (the patient may reconnect)."""
+
+    sampled: int = 0
+    skipped: int = 0  # above the analysis rate
+    lost: int = 0  # not written because Redis was away
+
+
 class FrameSampler:
     def __init__(
         self,
@@ -49,6 +59,7 @@ class FrameSampler:
         keys: Keys,
         settings: Settings,
         executor: Executor,
+        stats: SamplerStats | None = None,
     ) -> None:
         self.sid = sid
         self._track = track
@@ -56,9 +67,7 @@ class FrameSampler:
         self._key = keys.session_frames(sid)
         self._settings = settings
         self._executor = executor
-        self.sampled = 0
-        self.skipped = 0
-        self.lost = 0  # frames not written because Redis was away
+        self.stats = stats or SamplerStats()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -75,7 +84,7 @@ class FrameSampler:
                 continue
             now = time.monotonic()
             if now < next_at:
-                self.skipped += 1
+                self.stats.skipped += 1
                 continue
             # Keep the cadence, but never try to 'catch up' after a stall.
             next_at = max(next_at + interval, now)
@@ -105,8 +114,8 @@ class FrameSampler:
                     # Frames are transient: if the gateway dies they vanish on their own.
                     pipe.pexpire(self._key, 10_000)
                     await pipe.execute()
-                self.sampled += 1
+                self.stats.sampled += 1
             except REDIS_DOWN as exc:
-                self.lost += 1
-                if self.lost % 50 == 1:
+                self.stats.lost += 1
+                if self.stats.lost % 50 == 1:
                     log.warning("session %s: frame not sampled, redis unavailable (%s)", self.sid, exc)

@@ -52,6 +52,16 @@ async def test_live_session_relays_media_both_ways_and_feeds_back_measures(
         assert 0 <= seen_by_therapist["latency_ms"] <= gateway.settings.feedback_max_age_ms
         assert seen_by_therapist["worker"] == worker.worker.id
 
+        async with gateway.http.get(f"{gateway.url}/metrics") as response:
+            metrics = dict(
+                line.rsplit(" ", 1)
+                for line in (await response.text()).splitlines()
+                if not line.startswith("#")
+            )
+        assert int(metrics["telerehab_rooms"]) == 1 and int(metrics["telerehab_participants"]) == 2
+        assert int(metrics["telerehab_frames_sampled_total"]) > 20
+        assert int(metrics["telerehab_feedback_delivered_total"]) > 20
+
         # Session end: everyone is told, and every key of the session is gone.
         async with gateway.http.post(
             f"{gateway.url}/api/sessions/{sid}/end",
