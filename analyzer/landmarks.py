@@ -35,6 +35,48 @@ class Landmarker(Protocol):
     def close(self) -> None: ...
 
 
+# Wire layout of one NormalizedLandmark with x, y, z set (and nothing else):
+# 0x0a <len 15> | 0x0d <f32 x> | 0x15 <f32 y> | 0x1d <f32 z>  — 17 bytes.
+_WIRE_LANDMARK = np.dtype(
+    [
+        ("key", "u1"),
+        ("len", "u1"),
+        ("kx", "u1"),
+        ("x", "<f4"),
+        ("ky", "u1"),
+        ("y", "<f4"),
+        ("kz", "u1"),
+        ("z", "<f4"),
+    ]
+)
+
+
+def landmarks_to_array(landmark_list: Any) -> FloatArray:
+    """(n, 3) float32 from a NormalizedLandmarkList.
+
+    Reading 478 protobuf objects attribute by attribute costs ~0.4 ms a frame (6 % of
+    FaceMesh itself); parsing the serialised message with numpy costs ~0.03 ms. Any
+    message that does not have the expected fixed layout takes the slow, general path.
+    """
+    data = landmark_list.SerializeToString()
+    if len(data) % _WIRE_LANDMARK.itemsize == 0:
+        wire = np.frombuffer(data, dtype=_WIRE_LANDMARK)
+        if (
+            (wire["key"] == 0x0A).all()
+            and (wire["len"] == 15).all()
+            and (wire["kx"] == 0x0D).all()
+            and (wire["ky"] == 0x15).all()
+            and (wire["kz"] == 0x1D).all()
+        ):
+            out = np.empty((len(wire), 3), dtype=np.float32)
+            out[:, 0], out[:, 1], out[:, 2] = wire["x"], wire["y"], wire["z"]
+            return out
+    lms = landmark_list.landmark
+    return np.fromiter(
+        (c for p in lms for c in (p.x, p.y, p.z)), dtype=np.float32, count=len(lms) * 3
+    ).reshape(-1, 3)
+
+
 class FaceMeshLandmarker:
     """MediaPipe FaceMesh (the model ships inside the ``mediapipe`` wheel; nothing is
     downloaded). Tracking mode: keep one instance per video stream so it can follow the
@@ -57,10 +99,7 @@ class FaceMeshLandmarker:
         result = self._mesh.process(image)
         if not result.multi_face_landmarks:
             return None
-        lms = result.multi_face_landmarks[0].landmark
-        points = np.fromiter(
-            (c for p in lms for c in (p.x, p.y, p.z)), dtype=np.float32, count=len(lms) * 3
-        ).reshape(-1, 3)
+        points = landmarks_to_array(result.multi_face_landmarks[0])
         if points.shape[0] != N_POINTS:
             log.warning("landmarker returned %d points, expected %d", points.shape[0], N_POINTS)
             return None

@@ -94,3 +94,18 @@ def test_millimetres_come_from_the_iris(face: SyntheticFace) -> None:
     pts = face.landmarks
     ipd_mm = float(np.linalg.norm(pts[468, :2] - pts[473, :2])) * mm_per_unit(pts)
     assert 50 < ipd_mm < 80
+
+
+def test_fast_landmark_parsing_matches_the_protobuf_objects() -> None:
+    from mediapipe.framework.formats import landmark_pb2
+
+    from analyzer.landmarks import landmarks_to_array
+
+    rng = np.random.default_rng(1)
+    msg = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in rng.normal(size=(478, 3)):
+        msg.landmark.add(x=x, y=y, z=z)
+    expected = np.array([(p.x, p.y, p.z) for p in msg.landmark], dtype=np.float32)
+    assert np.array_equal(landmarks_to_array(msg), expected)
+    msg.landmark[5].visibility = 0.5  # another layout: the general path must take it
+    assert np.array_equal(landmarks_to_array(msg), expected)
