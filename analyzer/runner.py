@@ -94,9 +94,14 @@ class SessionRunner:
                 self.dropped += 1
                 continue
 
-            feedback = await loop.run_in_executor(
-                self._executor, self.analysis.process, frame, dropped_since_feedback
-            )
+            try:
+                feedback = await loop.run_in_executor(
+                    self._executor, self.analysis.process, frame, dropped_since_feedback
+                )
+            except Exception:
+                self.bad += 1
+                log.exception("session %s: analysis of frame %d failed; skipped", self.sid, frame.seq)
+                continue
             dropped_since_feedback = 0
             self.analysed += 1
             if feedback.status == "bad_frame":

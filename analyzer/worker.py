@@ -148,6 +148,10 @@ class Worker:
             except REDIS_DOWN as exc:
                 log.warning("worker %s: redis unavailable (%s); retrying", self.id, exc)
                 await backoff.wait()
+            except Exception:
+                # Keep claiming whatever went wrong with one entry; the error is logged.
+                log.exception("worker %s: claiming failed; retrying", self.id)
+                await backoff.wait()
 
     async def _ensure_group(self) -> None:
         try:
@@ -169,7 +173,7 @@ class Worker:
         sid = entry.sid
         owned = self._owned.get(sid)
         if owned is not None and owned.task.done():
-            await self._finish(sid, owned.task.result())  # reap first, then judge the entry
+            await self._reap(sid, owned)  # reap first, then judge the entry
             owned = None
         if owned is not None:
             if owned.entry_id != entry_id:
@@ -234,12 +238,15 @@ class Worker:
             except REDIS_DOWN as exc:
                 log.warning("worker %s: heartbeat failed, redis unavailable (%s)", self.id, exc)
                 await backoff.wait()
+            except Exception:
+                log.exception("worker %s: heartbeat failed; retrying", self.id)
+                await backoff.wait()
 
     async def _heartbeat(self) -> None:
         await self._redis.set(self._keys.worker(self.id), len(self._owned), px=self.settings.lease_ms * 2)
         for sid, owned in list(self._owned.items()):
             if owned.task.done():
-                await self._finish(sid, owned.task.result())
+                await self._reap(sid, owned)
         if not self._owned:
             return
         for sid in list(self._owned):
@@ -261,6 +268,14 @@ class Worker:
                 # stream and let the group deliver it again, so it can still fail over.
                 log.info("worker %s: session %s lost its stream entry; re-queueing", self.id, sid)
                 await self._hand_back(sid)
+
+    async def _reap(self, sid: str, owned: _Owned) -> None:
+        """Deal with a runner that stopped by itself."""
+        if owned.task.cancelled() or owned.task.exception() is not None:
+            log.error("worker %s: session %s runner failed: %r", self.id, sid, owned.task.exception())
+            await self._hand_back(sid)  # give someone (perhaps us) a clean start
+        else:
+            await self._finish(sid, owned.task.result())
 
     async def _finish(self, sid: str, how: RunnerExit) -> None:
         owned = self._owned.pop(sid)

@@ -10,13 +10,14 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
-from gateway.errors import BadRequest, Forbidden, TooLarge, Unauthorized, Unavailable
+from gateway.errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, Unavailable
 from gateway.ice import rtc_configuration
 from gateway.registry import RoomRegistry
 from gateway.room import RoomFull
 from gateway.signalling import answer_offer, validate_offer
 from shared import tokens
 from shared.connections import REDIS_DOWN
+from shared.keys import valid_session_id
 from shared.settings import Settings
 from shared.tokens import Claims, Role
 
@@ -121,6 +122,8 @@ async def offer(request: web.Request) -> web.Response:
 async def end_session(request: web.Request) -> web.Response:
     sid = request.match_info["sid"]
     authenticate(request, ("therapist", "clinic"), sid=sid)
+    if not valid_session_id(sid):
+        raise NotFound("No such session.")
     await request.app[registry_key].end(sid)
     return web.json_response({"ended": True})
 

@@ -83,6 +83,8 @@ async def test_unknown_and_ended_sessions(gateway: Gateway, redis: aioredis.Redi
     async with gateway.http.get(f"{gateway.url}/api/session", headers=auth) as r:
         info = await r.json()
         assert r.status == 200 and info["role"] == "therapist" and info["ice_servers"] == []
+    status, _ = await _post(gateway, "/api/sessions/not}a{sid/end", gateway.clinic_token())
+    assert status == 404
     status, _ = await _post(gateway, f"/api/sessions/{session['sid']}/end", session["therapist_token"])
     assert status == 200
     assert not await redis.exists(keys.session_meta(session["sid"]))

@@ -191,3 +191,52 @@ async def test_duplicate_registrations_go_to_one_worker(
         owners = [w for w in (a, b) if sid in w.worker.sessions]
         assert len(owners) == 1
         assert await redis.xlen(keys.sessions()) == 1  # the duplicate entry was removed
+
+
+class FlakyLandmarker:
+    """A landmarker backend that fails once, then works (it wraps FaceMesh)."""
+
+    def __init__(self) -> None:
+        from analyzer.landmarks import FaceMeshLandmarker
+
+        self.inner = FaceMeshLandmarker()
+        self.calls = 0
+
+    def detect(self, image: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("model crashed")
+        return self.inner.detect(image)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+async def test_a_failing_landmarker_costs_one_frame_not_the_session(
+    settings: Settings,
+    redis: aioredis.Redis,
+    keys: Keys,
+    face: SyntheticFace,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from analyzer.worker import Worker
+    from shared.connections import connect
+
+    client = connect(settings.redis_url)
+    worker = Worker(settings, client, worker_id="flaky", landmarker_factory=FlakyLandmarker)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        sid = await open_session(redis, keys)
+        await push(redis, keys, sid, codec.encode(make_frame(face, sid, 0)))
+        await wait_until(lambda: redis.exists(keys.session_lease(sid)))
+        await asyncio.sleep(0.5)
+        await push(redis, keys, sid, codec.encode(make_frame(face, sid, 1)))
+        await wait_until(lambda: _has_seq(redis, keys, sid, 1))
+        assert [f.seq for f in await feedback(redis, keys, sid)] == [1]
+        assert "analysis of frame 0 failed" in caplog.text
+        assert sid in worker.sessions
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await client.aclose()
