@@ -42,6 +42,7 @@ from shared.connections import REDIS_DOWN, Backoff
 from shared.keys import ANALYZER_GROUP, Keys
 from shared.messages import Checkpoint, SessionEntry
 from shared.settings import Settings
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,9 @@ class Worker:
         try:
             await stop.wait()
         finally:
-            claim.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await claim
+            await cancel_and_wait(claim)
             await self._hand_back_all()
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            await cancel_and_wait(heartbeat)
             with contextlib.suppress(*REDIS_DOWN):
                 await self._redis.delete(self._keys.worker(self.id))
             self._executor.shutdown(wait=True)
@@ -279,7 +276,7 @@ class Worker:
 
     async def _finish(self, sid: str, how: RunnerExit) -> None:
         owned = self._owned.pop(sid)
-        await _cancel(owned.task)
+        await cancel_and_wait(owned.task)
         log.info("worker %s: session %s %s", self.id, sid, _EXIT_WORDS[how])
         if how is RunnerExit.IDLE:
             await owned.runner.save_checkpoint()
@@ -295,7 +292,7 @@ class Worker:
     async def _hand_back(self, sid: str) -> None:
         """Give a session back to the group with its checkpoint, for any worker to take."""
         owned = self._owned.pop(sid)
-        await _cancel(owned.task)
+        await cancel_and_wait(owned.task)
         await owned.runner.save_checkpoint()
         entry = SessionEntry(sid=sid, created_ms=int(time.time() * 1000))
         await self._redis.xadd(self._keys.sessions(), {"m": codec.encode(entry)})
@@ -318,10 +315,3 @@ class Worker:
 
 def _warm_up(factory: LandmarkerFactory) -> None:
     factory().close()
-
-
-async def _cancel(task: asyncio.Task[RunnerExit]) -> None:
-    if not task.done():
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

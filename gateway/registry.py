@@ -4,7 +4,6 @@ on the gateway its participants reach, and Redis holds what other processes need
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from concurrent.futures import Executor
@@ -17,6 +16,7 @@ from gateway.room import Room
 from gateway.sessions import SessionStore
 from shared.keys import Keys
 from shared.settings import Settings
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ class RoomRegistry:
 
     async def close(self) -> None:
         if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+            await cancel_and_wait(self._reaper)
         for room in list(self.rooms.values()):
             await self._close(room, ended=False)
         self.rooms.clear()

@@ -11,7 +11,6 @@ cancels and awaits them when it closes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -31,12 +30,14 @@ from gateway.sessions import SessionStore
 from shared.connections import REDIS_DOWN
 from shared.keys import Keys
 from shared.settings import Settings
+from shared.tasks import cancel_and_wait
 from shared.tokens import Role
 
 log = logging.getLogger(__name__)
 
 MAX_THERAPISTS = 4
 KEEPALIVE_S = 2.0
+CLOSE_FLUSH_S = 2.0  # at most this long for the end notice to leave, when a session ends
 
 
 @dataclass(eq=False)
@@ -58,7 +59,9 @@ class Participant:
         if sender is None:
             return
         old = self._proxies.pop(kind, None)
-        proxy = relay.subscribe(source) if source is not None else None
+        # Video: only the newest frame waits for the encoder, so a slow encode drops
+        # frames instead of building up seconds of delay. Audio keeps every frame.
+        proxy = relay.subscribe(source, buffered=kind != "video") if source is not None else None
         if proxy is not None:
             self._proxies[kind] = proxy
         sender.replaceTrack(proxy)
@@ -113,9 +116,7 @@ class Room:
     async def _stop_task(self, name: str) -> None:
         task = self._tasks.pop(name, None)
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _keepalive(self) -> None:
         """Re-create the session record if Redis lost it (restart) while people are in it."""
@@ -244,6 +245,19 @@ class Room:
         for participant in self.participants:
             participant.send_event(event)
 
+    async def _flush_channels(self, timeout_s: float = CLOSE_FLUSH_S) -> None:
+        """Let the data channels send what they hold, the end notice last, before the
+        connections close: a loaded gateway can have a backlog of feedback queued ahead of
+        it, which a fixed short pause cut off (the browser then only learnt of the end when
+        ICE failed). Waits at most ``timeout_s``, then a moment for the last packets."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(
+            p.channel is not None and p.channel.readyState == "open" and p.channel.bufferedAmount > 0
+            for p in self.participants
+        ):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+
     async def close(self, *, ended: bool) -> None:
         """Close every connection and stop every task; ``ended`` tells the browsers why."""
         self.closed = True
@@ -251,11 +265,10 @@ class Room:
         for name in list(self._tasks):
             await self._stop_task(name)
         for task in list(self._retired):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if ended and self.participants:
             self.broadcast({"type": "session_ended"})
-            await asyncio.sleep(0.2)  # let the data channels flush the notice
+            await self._flush_channels()
         for participant in self.participants:
             await self._drop(participant)
         self.patient = None

@@ -39,14 +39,6 @@ def validate_offer(body: Any, max_bytes: int) -> str:
     return sdp
 
 
-_ANSWER_DIRECTION = {
-    "sendrecv": "sendrecv",
-    "recvonly": "sendonly",
-    "sendonly": "recvonly",
-    "inactive": "inactive",
-}
-
-
 async def answer_offer(room: Room, role: Role, pc: RTCPeerConnection, sdp: str) -> RTCSessionDescription:
     """Apply the browser's offer, join the room and return the gateway's answer."""
     participant = Participant(role=role, pc=pc)
@@ -78,10 +70,11 @@ async def answer_offer(room: Room, role: Role, pc: RTCPeerConnection, sdp: str) 
         raise BadSdp(f"The SDP offer could not be parsed: {exc}") from None
 
     # Send on every media section the browser can receive on; the source is set later.
+    # aiortc keeps the offer's direction already seen from our side ("recvonly" from a
+    # camera-less browser is "sendonly" for us).
     for transceiver in pc.getTransceivers():
         if transceiver.kind in ("audio", "video"):
-            offered = getattr(transceiver, "_offerDirection", None) or "sendrecv"
-            transceiver.direction = _ANSWER_DIRECTION.get(offered, "recvonly")
+            transceiver.direction = getattr(transceiver, "_offerDirection", None) or "sendrecv"
             if transceiver.kind not in participant.senders and transceiver.direction in (
                 "sendrecv",
                 "sendonly",

@@ -78,3 +78,22 @@ async def test_live_session_relays_media_both_ways_and_feeds_back_measures(
     finally:
         await patient.close()
         await therapist.close()
+
+
+async def test_a_therapist_without_a_camera_still_sees_and_hears_the_patient(
+    gateway: Gateway, face: SyntheticFace
+) -> None:
+    session = await gateway.create_session()
+    _camera, tracks = patient_tracks(face)
+    patient = await join(gateway.http, gateway.url, session["patient_token"], tracks)
+    # No tracks: the offer has recvonly audio and video sections, as a browser without
+    # a camera sends.
+    therapist = await join(gateway.http, gateway.url, session["therapist_token"], [])
+    try:
+        await therapist.wait_frames("video", 10)
+        await therapist.wait_frames("audio", 10)
+        await therapist.wait_for(lambda e: e == {"type": "peer", "role": "patient", "state": "joined"})
+        await patient.wait_for(lambda e: e == {"type": "peer", "role": "therapist", "state": "joined"})
+    finally:
+        await patient.close()
+        await therapist.close()
