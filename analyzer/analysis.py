@@ -124,7 +124,9 @@ class SessionAnalysis:
             return result("calibrating", True, pose=pose, cues=[CUE_CALIBRATE])
 
         aligned = align(points, self.baseline.points)
-        measures = measure(aligned, self.baseline.points, self.baseline.mm_per_unit)
+        measures = measure(
+            aligned, self.baseline.points, self.baseline.mm_per_unit, self.baseline.eye_apertures
+        )
         regions: dict[str, RegionMeasure] = {}
         for region in REGIONS:
             left = self._smooth(region, "left", measures.excursion[region]["left"])

@@ -8,7 +8,7 @@ import numpy as np
 
 from analyzer.alignment import align
 from analyzer.landmarks import N_POINTS, FloatArray
-from analyzer.metrics import mm_per_unit
+from analyzer.metrics import eye_apertures, mm_per_unit
 
 
 class Baseline:
@@ -17,6 +17,7 @@ class Baseline:
     def __init__(self, points: FloatArray, mm_per_unit: float) -> None:
         self.points = points
         self.mm_per_unit = mm_per_unit
+        self.eye_apertures = eye_apertures(points)  # used by every frame's measures
 
     def to_bytes(self) -> bytes:
         return self.points.astype(np.float32).tobytes()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from analyzer.landmarks import FloatArray
 
@@ -44,15 +45,31 @@ def inter_pupil_distance(points: FloatArray) -> float:
     return float(np.linalg.norm(points[IRIS_CENTRES["left"], :2] - points[IRIS_CENTRES["right"], :2]))
 
 
+# Index arrays for vectorised measuring: one numpy call per region for both sides.
+_LID_UPPER = np.array([u for side in SIDES for u, _ in EYELIDS[side]])
+_LID_LOWER = np.array([lo for side in SIDES for _, lo in EYELIDS[side]])
+_REGION_POINTS = {
+    "brow": (np.array(BROW["left"]), np.array(BROW["right"])),
+    "mouth": (np.array(MOUTH_CORNER["left"]), np.array(MOUTH_CORNER["right"])),
+}
+
+
+def eye_apertures(points: FloatArray) -> tuple[float, float]:
+    """(left, right) mean lid-to-lid distance, in landmark units."""
+    gap = points[_LID_UPPER, :2] - points[_LID_LOWER, :2]
+    per_pair = np.sqrt((gap * gap).sum(axis=1)).reshape(2, -1).mean(axis=1)
+    return float(per_pair[0]), float(per_pair[1])
+
+
 def eye_aperture(points: FloatArray, side: Side) -> float:
-    """Mean lid-to-lid distance of one eye, in landmark units."""
-    return float(np.mean([np.linalg.norm(points[u, :2] - points[lo, :2]) for u, lo in EYELIDS[side]]))
+    left, right = eye_apertures(points)
+    return left if side == "left" else right
 
 
-def _displacement(points: FloatArray, neutral: FloatArray, idx: tuple[int, ...]) -> float:
+def _displacement(points: FloatArray, neutral: FloatArray, idx: npt.NDArray[np.intp]) -> float:
     """Mean in-plane distance the given points moved from neutral."""
-    ids = list(idx)
-    return float(np.linalg.norm(points[ids, :2] - neutral[ids, :2], axis=1).mean())
+    diff = points[idx, :2] - neutral[idx, :2]
+    return float(np.sqrt((diff * diff).sum(axis=1)).mean())
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +80,27 @@ class FaceMeasures:
     eye_aperture_ratio: dict[Side, float]
 
 
-def measure(aligned: FloatArray, neutral: FloatArray, mm: float) -> FaceMeasures:
-    """Measures of a face already aligned to the ``neutral`` baseline."""
-    excursion: dict[str, dict[Side, float]] = {region: {} for region in REGIONS}
-    ratio: dict[Side, float] = {}
-    for side in SIDES:
-        excursion["brow"][side] = _displacement(aligned, neutral, BROW[side]) * mm
-        excursion["mouth"][side] = _displacement(aligned, neutral, MOUTH_CORNER[side]) * mm
-        now, rest = eye_aperture(aligned, side), eye_aperture(neutral, side)
-        excursion["eye"][side] = abs(rest - now) * mm
-        ratio[side] = now / rest if rest > 0 else 1.0
+def measure(
+    aligned: FloatArray, neutral: FloatArray, mm: float, neutral_apertures: tuple[float, float] | None = None
+) -> FaceMeasures:
+    """Measures of a face already aligned to the ``neutral`` baseline.
+
+    ``neutral_apertures`` (from ``eye_apertures(neutral)``) may be passed to save
+    recomputing it on every frame.
+    """
+    rest = neutral_apertures or eye_apertures(neutral)
+    now = eye_apertures(aligned)
+    excursion: dict[str, dict[Side, float]] = {}
+    for region, (left_idx, right_idx) in _REGION_POINTS.items():
+        excursion[region] = {
+            "left": _displacement(aligned, neutral, left_idx) * mm,
+            "right": _displacement(aligned, neutral, right_idx) * mm,
+        }
+    excursion["eye"] = {"left": abs(rest[0] - now[0]) * mm, "right": abs(rest[1] - now[1]) * mm}
+    ratio: dict[Side, float] = {
+        "left": now[0] / rest[0] if rest[0] > 0 else 1.0,
+        "right": now[1] / rest[1] if rest[1] > 0 else 1.0,
+    }
     return FaceMeasures(excursion=excursion, eye_aperture_ratio=ratio)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from analyzer.landmarks import FloatArray
 from shared.messages import Pose
 
@@ -18,14 +16,14 @@ RIGHT_EYE_OUTER, LEFT_EYE_OUTER, FOREHEAD, CHIN = 33, 263, 10, 152
 
 
 def head_pose(points: FloatArray) -> Pose:
-    across = points[LEFT_EYE_OUTER].astype(np.float64) - points[RIGHT_EYE_OUTER]
-    up = points[FOREHEAD].astype(np.float64) - points[CHIN]
-    normal = np.cross(across, up)  # points towards the camera (negative z) for a frontal face
-    norm = np.linalg.norm(normal)
-    if norm == 0:
+    # Plain floats: for four points, numpy's per-call overhead dominates.
+    ax, ay, az = (float(v) for v in points[LEFT_EYE_OUTER] - points[RIGHT_EYE_OUTER])
+    ux, uy, uz = (float(v) for v in points[FOREHEAD] - points[CHIN])
+    # across × up points towards the camera (negative z) for a frontal face.
+    nx, ny, nz = ay * uz - az * uy, az * ux - ax * uz, ax * uy - ay * ux
+    if nx == ny == nz == 0:
         return Pose(0.0, 0.0, 0.0)
-    nx, ny, nz = normal / norm
     yaw = math.degrees(math.atan2(nx, -nz))
     pitch = math.degrees(math.atan2(-ny, -nz))
-    roll = math.degrees(math.atan2(across[1], across[0]))
+    roll = math.degrees(math.atan2(ay, ax))
     return Pose(yaw=round(yaw, 1), pitch=round(pitch, 1), roll=round(roll, 1))
