@@ -3,6 +3,8 @@ clean-up, the synthetic face clip, tables and JSON results."""
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
 import json
 import math
 import os
@@ -13,10 +15,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +28,71 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 Image = npt.NDArray[np.uint8]
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- running a benchmark ----------------------------------------------------------------
+
+
+def debuggable() -> None:
+    """``kill -USR1 <pid>`` prints every thread's stack: for a run that seems stuck.
+    SIGTERM (e.g. from ``timeout``) ends the run like Ctrl-C, so its clean-up runs:
+    services stopped, Redis keys deleted."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def loop_signals() -> None:
+    """Inside the event loop: SIGTERM cancels the run's main task (so its clean-up runs
+    as for Ctrl-C), and ``kill -USR2 <pid>`` prints every asyncio task's stack."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def dump() -> None:
+        for task in asyncio.all_tasks():
+            print(f"--- {task.get_name()}", file=sys.stderr)
+            task.print_stack(file=sys.stderr)
+
+    loop.add_signal_handler(signal.SIGUSR2, dump)
+    if main is not None:
+        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` that turns Ctrl-C / SIGTERM into a short message and exit 130
+    once the run has cleaned up after itself."""
+    try:
+        return asyncio.run(coro)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("\ninterrupted; services stopped and Redis keys deleted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[Any]], timeout_s: float = 10.0) -> None:
+    """Cancel ``tasks`` and wait for them to end.
+
+    On Python 3.11 a cancellation can be lost inside redis-py: ``asyncio.wait_for`` (used
+    to send every command) returns the inner result and drops the cancel when both land in
+    the same loop iteration, and the task goes on with its next command. So cancel again
+    until each task has ended. Unlike ``suppress(CancelledError)`` around ``await task``,
+    a cancellation of the caller itself still propagates."""
+    pending = {t for t in tasks if not t.done()}
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.5)
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(t.get_name() for t in pending)
+            raise RuntimeError(f"tasks still running {timeout_s:.0f} s after cancel: {names}")
 
 
 # -- CPUs -------------------------------------------------------------------------------
@@ -73,6 +136,92 @@ def proc_cpu_seconds(pid: int) -> float:
 
 def self_cpu_seconds() -> float:
     return time.process_time()
+
+
+# -- other load on the machine ----------------------------------------------------------
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (everything but idle and iowait)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+class LoadMeter:
+    """CPU used during a window by the processes we know (this one, the services we
+    started, Redis) and by everything else on the machine — other people's work that
+    makes a run noisy. ``others_cores`` is that foreign load in cores (1.0 = one core)."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self.pids = dict(pids)
+        self._t0 = 0.0
+        self._busy0 = 0.0
+        self._cpu0: dict[str, float] = {}
+
+    def _cpu(self) -> dict[str, float]:
+        out = {"self": self_cpu_seconds()}
+        for name, pid in self.pids.items():
+            try:
+                out[name] = proc_cpu_seconds(pid)
+            except OSError:  # ended, or not on this machine
+                out[name] = 0.0
+        return out
+
+    def start(self) -> None:
+        self._t0, self._busy0, self._cpu0 = time.monotonic(), system_busy_seconds(), self._cpu()
+
+    def stop(self) -> dict[str, float]:
+        wall = time.monotonic() - self._t0
+        busy = system_busy_seconds() - self._busy0
+        used = {name: secs - self._cpu0.get(name, 0.0) for name, secs in self._cpu().items()}
+        out = {f"{name}_cores": secs / wall for name, secs in used.items()}
+        out["others_cores"] = max(0.0, busy - sum(used.values())) / wall
+        out["wall_s"] = wall
+        return out
+
+
+def add_noise_args(parser: Any) -> None:
+    parser.add_argument(
+        "--max-other-load",
+        type=float,
+        default=0.25,
+        help="repeat a level when other processes used more than this many cores meanwhile (default 0.25)",
+    )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="repeats of a level disturbed by other load (default 2)"
+    )
+
+
+async def quietest(
+    attempt: Callable[[], Awaitable[dict[str, Any]]], limit: float, retries: int
+) -> dict[str, Any]:
+    """Run ``attempt`` (a result with a ``load_cores`` from ``LoadMeter``) until other
+    processes used at most ``limit`` cores meanwhile, at most ``1 + retries`` times; the
+    quietest result, with how many attempts it took."""
+    tries: list[dict[str, Any]] = []
+    for n in range(1 + max(0, retries)):
+        tries.append(await attempt())
+        other = float(tries[-1]["load_cores"]["others_cores"])
+        if other <= limit:
+            break
+        if n < retries:
+            print(f"  … other processes used {other:.2f} cores meanwhile; repeating", flush=True)
+    best = min(tries, key=lambda r: float(r["load_cores"]["others_cores"]))
+    best["attempts"] = len(tries)
+    return best
+
+
+async def redis_pid(redis: Any) -> int | None:
+    """The Redis server's pid, when it runs on this machine (for its CPU time)."""
+    info = await redis.info("server")
+    pid = int(info.get("process_id", 0))
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return pid if "redis" in fh.read() else None
+    except OSError:
+        return None
 
 
 # -- child processes --------------------------------------------------------------------

@@ -19,8 +19,8 @@ Yuv = npt.NDArray[np.uint8]  # a yuv420p picture as PyAV lays it out: (h * 3 / 2
 
 
 def to_yuv420p(rgb: Image) -> Yuv:
-    array: Yuv = VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
-    return array
+    frame = VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    return np.ascontiguousarray(frame.to_ndarray(), dtype=np.uint8)
 
 
 class CameraTrack(MediaStreamTrack):

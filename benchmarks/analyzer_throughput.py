@@ -13,7 +13,15 @@ smiles and brow lifts with a little head motion) go through:
 
 (a) and (b) run in this process pinned to one core, alternating, ``--repeats`` times; the
 worker in (c) is pinned to that same core (``taskset``) and this process, the feeder,
-moves to the other cores. Target (DESIGN.md §5): (b)/(a) and (c)/(a) ≥ 0.8.
+moves to the other cores. A pass during which other processes used more than
+``--max-other-load`` cores is repeated (at most ``--retries`` extra passes) and the
+quietest passes count.
+
+Target (DESIGN.md §5): (b)/(a) and (c)/(a) ≥ 0.8 per core, judged on frames per
+CPU-second of the analysing process (this process for (a)/(b), the worker process for
+(c)): that is the per-core rate, it holds up under other load on the machine, and it
+leaves out the closed loop's wait for the feeder's round trip, which a gateway (pushing
+frames on its own clock) never makes. The wall-clock ratios are shown too.
 
 A side table compares the sampled-frame encodings (JPEG vs raw rgb24): encode and decode
 cost, the Redis payload and its write/read time.
@@ -38,14 +46,20 @@ from benchmarks._common import (
     DEFAULT_REDIS_URL,
     Child,
     Image,
+    LoadMeter,
+    add_noise_args,
     available_cpus,
     child_env,
+    debuggable,
     downscale,
     drop_prefix,
     face_clip,
+    loop_signals,
     machine_info,
     pin_process,
     print_table,
+    redis_pid,
+    run_async,
     split_cpus,
     unique_prefix,
     write_json,
@@ -63,6 +77,7 @@ class Pass:
     cpu_s: float
     statuses: Counter[str] = field(default_factory=Counter)
     dropped: int = 0
+    others_cores: float = 0.0  # other processes' CPU use meanwhile (LoadMeter)
 
     @property
     def fps(self) -> float:
@@ -184,7 +199,18 @@ def breakdown_pass(analysis: Any, frames: Frames, first_seq: int) -> dict[str, f
     return out
 
 
-def run_in_process(frames: Frames, repeats: int) -> tuple[list[Pass], list[Pass], dict[str, float]]:
+@dataclass(frozen=True)
+class Noise:
+    """Passes disturbed by other processes (> ``limit`` cores) are repeated, at most
+    ``retries`` extra times; the ``repeats`` quietest count."""
+
+    limit: float
+    retries: int
+
+
+def run_in_process(
+    frames: Frames, repeats: int, noise: Noise
+) -> tuple[list[Pass], list[Pass], dict[str, float]]:
     from analyzer.analysis import SessionAnalysis
     from analyzer.landmarks import FaceMeshLandmarker
     from shared.messages import Frame
@@ -206,16 +232,24 @@ def run_in_process(frames: Frames, repeats: int) -> tuple[list[Pass], list[Pass]
     seq += WARMUP_FRAMES
     bare_passes: list[Pass] = []
     analysis_passes: list[Pass] = []
-    for r in range(repeats):
+    clean = 0
+    while clean < repeats and len(bare_passes) < repeats + noise.retries:
         # Alternate, so a neighbour's load on the machine hits both alike.
+        meter = LoadMeter({})
+        meter.start()
         bare_passes.append(bare_pass(bare, frames.rgbs))
         analysis_passes.append(analysis_pass(analysis, frames, seq))
+        other = meter.stop()["others_cores"]
+        bare_passes[-1].others_cores = analysis_passes[-1].others_cores = other
         seq += len(frames.jpegs)
+        clean += other <= noise.limit
         print(
-            f"  repeat {r + 1}/{repeats}: bare {bare_passes[-1].fps:.1f} fps, "
-            f"analysis {analysis_passes[-1].fps:.1f} fps",
+            f"  pass {len(bare_passes)}: bare {bare_passes[-1].fps:.1f} fps, "
+            f"analysis {analysis_passes[-1].fps:.1f} fps (other load {other:.2f} cores)",
             flush=True,
         )
+    pairs = sorted(zip(bare_passes, analysis_passes, strict=True), key=lambda p: p[0].others_cores)[:repeats]
+    bare_passes, analysis_passes = [p[0] for p in pairs], [p[1] for p in pairs]
     breakdown = breakdown_pass(analysis, frames, seq)
     bare.close()
     analysis.close()
@@ -226,7 +260,12 @@ def run_in_process(frames: Frames, repeats: int) -> tuple[list[Pass], list[Pass]
 
 
 async def run_worker(
-    frames: Frames, repeats: int, redis_url: str, worker_cpus: set[int] | None, timeout_s: float
+    frames: Frames,
+    repeats: int,
+    noise: Noise,
+    redis_url: str,
+    worker_cpus: set[int] | None,
+    timeout_s: float,
 ) -> list[Pass]:
     from gateway.sessions import SessionStore
     from shared import codec
@@ -234,6 +273,7 @@ async def run_worker(
     from shared.keys import Keys
     from shared.messages import Feedback, Frame
 
+    loop_signals()
     prefix = unique_prefix("throughput")
     keys = Keys(prefix)
     redis = connect(redis_url)
@@ -276,7 +316,7 @@ async def run_worker(
                 await pipe.execute()
             until = time.monotonic() + 10
             while time.monotonic() < until:
-                reply = await redis.xread({feedback_key: last_id}, block=2000)
+                reply: Any = await redis.xread({feedback_key: last_id}, block=2000)
                 for _key, entries in reply or []:
                     for entry_id, fields in entries:
                         last_id = entry_id
@@ -290,23 +330,30 @@ async def run_worker(
 
         for data in frames.calibration + frames.jpegs[:WARMUP_FRAMES]:
             await roundtrip(data)
+        rpid = await redis_pid(redis)
         passes: list[Pass] = []
-        for r in range(repeats):
+        meter = LoadMeter({"worker": worker.pid} | ({"redis": rpid} if rpid else {}))
+        clean = 0
+        while clean < repeats and len(passes) < repeats + noise.retries:
             statuses: Counter[str] = Counter()
             dropped = 0
+            meter.start()
             t0, c0 = time.perf_counter(), worker.cpu_seconds()
             for data in frames.jpegs:
                 expected = seq
                 feedback = await roundtrip(data)
                 statuses[feedback.status] += 1
                 dropped += feedback.dropped + (feedback.seq - expected)
-            passes.append(
-                Pass(
-                    len(frames.jpegs), time.perf_counter() - t0, worker.cpu_seconds() - c0, statuses, dropped
-                )
+            wall, cpu = time.perf_counter() - t0, worker.cpu_seconds() - c0
+            other = meter.stop()["others_cores"]
+            passes.append(Pass(len(frames.jpegs), wall, cpu, statuses, dropped, other))
+            clean += other <= noise.limit
+            print(
+                f"  pass {len(passes)}: worker via Redis {passes[-1].fps:.1f} fps "
+                f"(other load {other:.2f} cores)",
+                flush=True,
             )
-            print(f"  repeat {r + 1}/{repeats}: worker via Redis {passes[-1].fps:.1f} fps", flush=True)
-        return passes
+        return sorted(passes, key=lambda p: p.others_cores)[:repeats]
     finally:
         if sid:
             await store.end(sid, 5)
@@ -343,7 +390,7 @@ async def encoding_costs(frames: Frames, quality: int, redis_url: str) -> list[d
                     pipe.xadd(key, {"m": payload}, maxlen=4)
                     pipe.pexpire(key, 10_000)
                     await pipe.execute()
-                read = await redis.xrevrange(key, count=1)
+                read: Any = await redis.xrevrange(key, count=1)
                 t3 = time.perf_counter()
                 message = codec.decode(read[0][1][b"m"], Frame)
                 t4 = time.perf_counter()
@@ -394,6 +441,7 @@ def summarise(name: str, short: str, passes: list[Pass], bare: dict[str, float] 
         "fps_per_cpu_second": statistics.median(cpu_fps),
         "statuses": dict(statuses),
         "dropped": sum(p.dropped for p in passes),
+        "other_load_cores": max(p.others_cores for p in passes),
     }
     if bare is not None:
         row["ratio_wall"] = row["fps_median"] / bare["fps_median"]
@@ -413,11 +461,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quality", type=int, default=80, help="JPEG quality (the gateway's default 80)")
     parser.add_argument("--max-side", type=int, default=320, help="sampled frame long side (default 320)")
+    add_noise_args(parser)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--skip-worker", action="store_true", help="skip (c), the worker process")
     parser.add_argument("--worker-timeout", type=float, default=90.0, help="seconds to wait for the claim")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
+    debuggable()
 
     measured, others = split_cpus(args.cpu)
     print(f"building {args.frames} frames of the synthetic face …", flush=True)
@@ -425,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     if measured:
         pin_process(measured)
     print(f"(a)+(b) in this process on CPU {sorted(measured) if measured else 'any'}", flush=True)
-    bare_passes, analysis_passes, breakdown = run_in_process(frames, args.repeats)
+    noise = Noise(args.max_other_load, args.retries)
+    bare_passes, analysis_passes, breakdown = run_in_process(frames, args.repeats, noise)
 
     worker_passes: list[Pass] = []
     if not args.skip_worker:
@@ -436,11 +487,11 @@ def main(argv: list[str] | None = None) -> int:
             f"feeder on {sorted(others) if others else 'any'}",
             flush=True,
         )
-        worker_passes = asyncio.run(
-            run_worker(frames, args.repeats, args.redis_url, measured, args.worker_timeout)
+        worker_passes = run_async(
+            run_worker(frames, args.repeats, noise, args.redis_url, measured, args.worker_timeout)
         )
     encode_cpus = (others if worker_passes else measured) or None
-    encodings = asyncio.run(encoding_costs(frames, args.quality, args.redis_url))
+    encodings = run_async(encoding_costs(frames, args.quality, args.redis_url))
 
     bare = summarise("(a) bare FaceMesh detect()", "bare FaceMesh", bare_passes, None)
     rows = [bare, summarise("(b) SessionAnalysis.process()", "analysis", analysis_passes, bare)]
@@ -450,7 +501,17 @@ def main(argv: list[str] | None = None) -> int:
     print_table(
         f"Analyzer throughput, {frames.width}x{frames.height} JPEG q{args.quality}, "
         f"{args.frames} frames x {args.repeats} passes, CPU {args.cpu if measured else 'unpinned'}",
-        ["path", "fps (median)", "min", "max", "ms/frame", "CPU ms/frame", "x bare (wall)", "x bare (CPU)"],
+        [
+            "path",
+            "fps (median)",
+            "min",
+            "max",
+            "ms/frame",
+            "CPU ms/frame",
+            "x bare (wall)",
+            "x bare (CPU)",
+            "other load",
+        ],
         [
             [
                 r["path"],
@@ -461,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["cpu_ms_per_frame"],
                 f"{r['ratio_wall']:.2f}" if "ratio_wall" in r else "1.00",
                 f"{r['ratio_cpu']:.2f}" if "ratio_cpu" in r else "1.00",
+                f"{r['other_load_cores']:.2f}",
             ]
             for r in rows
         ],
@@ -471,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "  CPU columns: (a)/(b) this process's CPU time; (c) the worker process's CPU time only "
         "(the feeder and Redis are on other cores)."
+    )
+    print(
+        "  other load: the most CPU (in cores) that other processes on the machine used during a "
+        "counted pass; well above 0 means the numbers are noisy."
     )
 
     print_table(
@@ -505,12 +571,19 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
 
-    ratios = [r["ratio_wall"] for r in rows[1:]]
+    # Judged on CPU time: frames per CPU-second of the analysing process is the per-core
+    # rate, it holds up under other load on the machine, and it leaves out the closed
+    # loop's wait for the feeder's round trip in (c), which a gateway never makes.
+    ratios = [r["ratio_cpu"] for r in rows[1:]]
     verdict = "PASS" if all(x >= TARGET_RATIO for x in ratios) else "FAIL"
-    parts = [f"bare FaceMesh {bare['fps_median']:.0f} fps"]
-    parts += [f"{r['short']} {r['fps_median']:.0f} fps ({r['ratio_wall']:.2f}x)" for r in rows[1:]]
+    parts = [f"bare FaceMesh {bare['fps_per_cpu_second']:.0f} fps/core"]
+    parts += [
+        f"{r['short']} {r['fps_per_cpu_second']:.0f} fps/core "
+        f"({r['ratio_cpu']:.2f}x; by wall clock {r['ratio_wall']:.2f}x)"
+        for r in rows[1:]
+    ]
     print()
-    print(f"analyzer_throughput: {'; '.join(parts)} per core — target >= {TARGET_RATIO}x bare: {verdict}")
+    print(f"analyzer_throughput: {'; '.join(parts)} — target >= {TARGET_RATIO}x bare per core: {verdict}")
 
     write_json(
         args.json,
