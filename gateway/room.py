@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_THERAPISTS = 4
 KEEPALIVE_S = 2.0
+MAX_CHANNEL_BACKLOG = 16_384  # bytes queued on a data channel before feedback is skipped
 CLOSE_FLUSH_S = 2.0  # at most this long for the end notice to leave, when a session ends
 
 
@@ -47,11 +48,24 @@ class Participant:
     senders: dict[str, RTCRtpSender] = field(default_factory=dict)  # kind -> sender
     incoming: dict[str, MediaStreamTrack] = field(default_factory=dict)  # kind -> remote track
     channel: RTCDataChannel | None = None
+    skipped_events: int = 0
+    told_about: set[int] = field(default_factory=set)  # ids of participants announced to us
     _proxies: dict[str, MediaStreamTrack] = field(default_factory=dict)
 
-    def send_event(self, event: dict[str, Any]) -> None:
-        if self.channel is not None and self.channel.readyState == "open":
-            self.channel.send(json.dumps(event, separators=(",", ":")))
+    @property
+    def channel_open(self) -> bool:
+        return self.channel is not None and self.channel.readyState == "open"
+
+    def send_event(self, event: dict[str, Any]) -> bool:
+        """Send if the channel is open. Feedback is skipped while the channel is backed up
+        (a slow or stalled link): a late cue is worse than none."""
+        if self.channel is None or self.channel.readyState != "open":
+            return False
+        if event.get("type") == "feedback" and self.channel.bufferedAmount > MAX_CHANNEL_BACKLOG:
+            self.skipped_events += 1
+            return False
+        self.channel.send(json.dumps(event, separators=(",", ":")))
+        return True
 
     def feed(self, kind: str, source: MediaStreamTrack | None, relay: MediaRelay) -> None:
         """Send ``source`` (relayed) on this participant's outgoing ``kind`` track."""
@@ -166,15 +180,22 @@ class Room:
         return self.therapists[0] if self.therapists else None
 
     def on_channel_open(self, participant: Participant) -> None:
-        others = {p.role for p in self.participants if p is not participant}
-        for role in sorted(others):
-            participant.send_event({"type": "peer", "role": role, "state": "joined"})
-        self._notify_others(participant, "joined")
-
-    def _notify_others(self, participant: Participant, state: str) -> None:
         for other in self.participants:
             if other is not participant:
-                other.send_event({"type": "peer", "role": participant.role, "state": state})
+                self._announce(other, to=participant)
+                self._announce(participant, to=other)
+
+    def _announce(self, joined: Participant, *, to: Participant) -> None:
+        """Tell ``to`` once that ``joined`` is here (whichever channel opens first)."""
+        if id(joined) in to.told_about:
+            return
+        if to.send_event({"type": "peer", "role": joined.role, "state": "joined"}):
+            to.told_about.add(id(joined))
+
+    def _notify_left(self, participant: Participant) -> None:
+        for other in self.participants:
+            other.told_about.discard(id(participant))
+            other.send_event({"type": "peer", "role": participant.role, "state": "left"})
 
     def on_track(self, participant: Participant, track: MediaStreamTrack) -> None:
         participant.incoming[track.kind] = track
@@ -231,7 +252,7 @@ class Room:
         else:
             return
         await self._drop(participant)
-        self._notify_others(participant, "left")
+        self._notify_left(participant)
         if not self.participants:
             self.empty_since = time.monotonic()
         log.info("session %s: %s left", self.sid, participant.role)

@@ -94,6 +94,9 @@ async def test_a_therapist_without_a_camera_still_sees_and_hears_the_patient(
         await therapist.wait_frames("audio", 10)
         await therapist.wait_for(lambda e: e == {"type": "peer", "role": "patient", "state": "joined"})
         await patient.wait_for(lambda e: e == {"type": "peer", "role": "therapist", "state": "joined"})
+        await asyncio.sleep(0.5)
+        for peer in (patient, therapist):  # told once, whichever channel opened first
+            assert sum(e.get("type") == "peer" for e in peer.events) == 1, peer.events
     finally:
         await patient.close()
         await therapist.close()

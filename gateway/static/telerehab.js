@@ -23,6 +23,21 @@ export class ApiError extends Error {
 
 class CameraError extends Error {}
 
+/** What the patient is told when the analyser sends no cue of its own, by feedback status. */
+export const DEFAULT_CUES = {
+  calibrating: "Relax your face and look at the camera.",
+  tracking: "Ready. Now do your exercise.",
+  no_face: "We cannot see your face. Please sit in front of the camera.",
+  bad_pose: "Please look straight at the camera.",
+  bad_frame: "The picture is not clear. Please turn on more light.",
+};
+
+/** The words the patient's page shows for a feedback message ("" for an unknown status). */
+export function cueText(fb) {
+  if (fb && Array.isArray(fb.cues) && fb.cues.length) return fb.cues.join(" ");
+  return (fb && DEFAULT_CUES[fb.status]) || "";
+}
+
 /** The token from the join link's fragment (#token=...), or null. */
 export function readToken(hash = location.hash) {
   const token = new URLSearchParams(hash.replace(/^#/, "")).get("token");

@@ -1,0 +1,315 @@
+"""The two pages in a real browser: Debian's Chromium (headless, driven by Playwright)
+as the patient and the therapist, a Y4M clip of the synthetic face as the patient's
+camera, and the real gateway, Redis and analyzer behind them.
+
+Chromium comes from apt (scripts/browser-deps.sh); Playwright's own browser downloads are
+never used. Screenshots of both pages are saved in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, async_playwright
+
+from analyzer.synthetic import SyntheticFace
+from tests.conftest import Gateway, RunningWorker
+from tests.media import smile_clip
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+WAIT_MS = 60_000  # the machine may be small and shared: wait generously, assert no timings
+
+
+@contextlib.asynccontextmanager
+async def chromium(clip: Path) -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, with ``clip`` as every page's camera."""
+    if not CHROMIUM.exists():
+        # A failure, not a skip: a missing browser must not pass CI unnoticed.
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. "
+            "Install it with scripts/browser-deps.sh (apt-get install chromium chromium-driver).",
+            pytrace=False,
+        )
+    args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+        "--allow-loopback-in-peer-connection",
+    ]
+    async with async_playwright() as pw:
+        # launch() gives the browser a fresh temporary user-data-dir and removes it on close.
+        browser = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=args, timeout=WAIT_MS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+# Test instrumentation, run before the page's own scripts: every text the big cue box
+# shows, in order (so the test sees changes it did not poll at), and a timeline of the
+# connection (states, data channel messages other than feedback, closes) for failure messages.
+INSTRUMENT = """
+window.__cues = [];
+window.__timeline = [];
+const t0 = performance.now();
+const note = (what) => window.__timeline.push(`${Math.round(performance.now() - t0)} ms ${what}`);
+const Native = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends Native {
+  constructor(...args) {
+    super(...args);
+    note("pc created");
+    this.addEventListener("connectionstatechange", () => note(`pc ${this.connectionState}`));
+  }
+  createDataChannel(...args) {
+    const channel = super.createDataChannel(...args);
+    channel.addEventListener("open", () => note("channel open"));
+    channel.addEventListener("close", () => note("channel close"));
+    channel.addEventListener("message", (ev) => {
+      if (!String(ev.data).includes('"type":"feedback"')) note(`message ${ev.data}`);
+    });
+    return channel;
+  }
+};
+addEventListener("DOMContentLoaded", () => {
+  const cues = document.getElementById("cues"), status = document.getElementById("status");
+  const record = () => {
+    if (window.__cues.at(-1) !== cues.textContent) window.__cues.push(cues.textContent);
+  };
+  record();
+  new MutationObserver(record).observe(cues, { childList: true, characterData: true, subtree: true });
+  new MutationObserver(() => note(`status ${status.textContent}`)).observe(
+    status, { childList: true, characterData: true, subtree: true }
+  );
+});
+"""
+
+
+class PageLog:
+    """A page's console output, errors and connection timeline, for failure messages."""
+
+    def __init__(self, name: str, page: Page) -> None:
+        self.name = name
+        self.page = page
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", self._error)
+
+    def _console(self, msg: ConsoleMessage) -> None:
+        url = msg.location.get("url", "?")
+        line = f"{msg.type}: {msg.text} ({url})"
+        self.lines.append(line)
+        # A 410 for /api/session is how a page that missed the "session_ended" message
+        # learns that the session is over: expected, though Chromium logs it as an error.
+        expected = "status of 410" in msg.text and url.endswith("/api/session")
+        if msg.type == "error" and not expected:
+            self.errors.append(line)
+
+    def _error(self, error: Error) -> None:
+        self.errors.append(f"{error.name}: {error.message}")
+
+    async def report(self) -> str:
+        try:
+            state = await self.page.evaluate(
+                "() => JSON.stringify({state: window.telerehab && window.telerehab.state,"
+                " feedback: window.telerehab && window.telerehab.feedbackCount,"
+                " last: window.telerehab && window.telerehab.lastFeedback, cues: window.__cues})"
+            )
+            timeline: list[str] = await self.page.evaluate("() => window.__timeline")
+        except Error as exc:
+            state, timeline = f"(unavailable: {exc.message})", []
+        lines = [f"{self.name}: {state}", "  timeline:", *(f"    {t}" for t in timeline), "  console:"]
+        lines += [f"    {line}" for line in self.lines[-30:]] + [f"    {e}" for e in self.errors]
+        return "\n".join(lines)
+
+
+async def reports(logs: tuple[PageLog, ...]) -> str:
+    return "\n".join([await log.report() for log in logs])
+
+
+async def open_page(browser: Browser, url: str, name: str) -> tuple[Page, PageLog]:
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 800}, permissions=["camera", "microphone"]
+    )
+    await context.add_init_script(INSTRUMENT)
+    page = await context.new_page()
+    log = PageLog(name, page)
+    await page.goto(url, wait_until="load", timeout=WAIT_MS)
+    return page, log
+
+
+async def wait_js(page: Page, expression: str, what: str, *logs: PageLog, timeout_ms: int = WAIT_MS) -> Any:
+    """Wait until ``expression`` (a JS function body's return value) is truthy; returns it."""
+    try:
+        handle = await page.wait_for_function(f"() => {{ {expression} }}", timeout=timeout_ms, polling=100)
+    except Error as exc:
+        raise AssertionError(f"timed out waiting for {what}: {exc.message}\n{await reports(logs)}") from None
+    return await handle.json_value()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+async def test_patient_and_therapist_pages_in_chromium(
+    gateway: Gateway, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    clip = smile_clip(face, tmp_path / "face.y4m")  # neutral 3 s, then a left smile 3 s; looped
+    async with chromium(clip) as browser:
+        await run_session(browser, gateway)
+
+
+async def run_session(browser: Browser, gateway: Gateway) -> None:
+    session = await gateway.create_session()
+    patient, patient_log = await open_page(browser, session["patient_url"], "patient")
+    therapist, therapist_log = await open_page(browser, session["therapist_url"], "therapist")
+    logs = (patient_log, therapist_log)
+
+    # (1) The therapist's big video plays the patient's camera.
+    await wait_js(
+        therapist,
+        "const v = document.getElementById('remote-video'); return v.videoWidth > 0 && v.currentTime > 0;",
+        "the patient's video on the therapist's page",
+        *logs,
+    )
+    start = await therapist.evaluate("() => document.getElementById('remote-video').currentTime")
+    await wait_js(
+        therapist,
+        f"return document.getElementById('remote-video').currentTime > {start} + 1;",
+        "the therapist's remote video to keep playing",
+        *logs,
+    )
+    size = await therapist.evaluate(
+        "() => { const v = document.getElementById('remote-video'); return [v.videoWidth, v.videoHeight]; }"
+    )
+    assert size[0] * 3 == size[1] * 4, f"the patient's 4:3 camera arrives as {size}"
+    # ... and the patient sees the therapist (the same fake camera, here).
+    await wait_js(
+        patient,
+        "const v = document.getElementById('remote-video'); return v.videoWidth > 0 && v.currentTime > 0;",
+        "the therapist's video on the patient's page",
+        *logs,
+    )
+
+    # (2) The patient gets feedback: calibration first (with its cue), then tracking.
+    await wait_js(patient, "return window.telerehab.feedbackCount > 0;", "feedback for the patient", *logs)
+    await wait_js(
+        patient,
+        "const f = window.telerehab.lastFeedback; return f && f.status === 'tracking';",
+        "tracking status",
+        *logs,
+    )
+    # #cues said "relax your face" during calibration, then moved on to the exercise.
+    cues = await wait_js(
+        patient,
+        "const c = window.__cues, i = c.findIndex((t) => /relax your face/i.test(t));"
+        " return i >= 0 && c.slice(i + 1).some((t) => /do your exercise/i.test(t)) && c;",
+        "the cue to change from calibration to the exercise",
+        *logs,
+    )
+    assert cues[0] == "Getting ready…", cues
+    # The smile is on the patient's left, so the right side is the weaker one.
+    smile = await wait_js(
+        patient,
+        "const f = window.telerehab.lastFeedback;"
+        " const m = f && f.status === 'tracking' && f.regions && f.regions.mouth;"
+        " return m && m.weaker === 'right' && f;",
+        "a mouth measure with the weaker side on the right",
+        *logs,
+    )
+    mouth = smile["regions"]["mouth"]
+    assert mouth["excursion"]["left"] > mouth["excursion"]["right"], json.dumps(smile)
+    assert smile["face"] is True
+    # The page shows it too: the left mouth bar is longer than the right one, in mm.
+    await wait_js(
+        patient,
+        "const row = document.querySelector('.side-row[data-region=mouth]');"
+        " const val = (side) => row.querySelector(`.side-val[data-side=${side}]`).textContent;"
+        " const bar = (side) => row.querySelector(`.fill[data-side=${side}]`).getBoundingClientRect().width;"
+        " return /^\\d+\\.\\d mm$/.test(val('right')) && parseFloat(val('left')) > 3"
+        " && bar('left') > 2 * bar('right');",
+        "the smile on the patient's mouth bars",
+        *logs,
+    )
+    await screenshot(patient, "browser-patient.png")  # while the left smile shows
+    status_text = await patient.locator("#status").text_content()
+    assert status_text == "Connected", status_text
+    # The self-view is a mirror (the patient's left on the left); the sent video is not.
+    transform = await patient.evaluate(
+        "() => getComputedStyle(document.getElementById('self-video')).transform"
+    )
+    assert transform.startswith("matrix(-1"), transform
+
+    # (3) The therapist's numbers panel shows live numbers.
+    await wait_js(
+        therapist,
+        "const t = (id) => document.getElementById(id).textContent;"
+        " return t('n-status') === 'tracking' && /^-?\\d+\\.\\d$/.test(t('n-yaw'))"
+        " && /^\\d+\\.\\d$/.test(t('n-mouth-left')) && /^\\d+%$/.test(t('calibration'))"
+        " && /^\\d+ ms$/.test(t('n-latency'));",
+        "numbers in the therapist's panel",
+        *logs,
+    )
+    await wait_js(
+        therapist,
+        "return document.getElementById('n-mouth-weaker').textContent === 'right';",
+        "'right' as the weaker mouth side on the therapist's panel",
+        *logs,
+    )
+    await screenshot(therapist, "browser-therapist.png")
+    assert "The patient joined." in (await therapist.locator("#notices").text_content() or "")
+    assert "do your exercise" in (await therapist.locator("#cues").text_content() or "").lower()
+
+    # (4) The therapist ends the session (after the confirm dialog); the patient is told.
+    dialogs: list[str] = []
+
+    async def accept(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.accept()
+
+    therapist.on("dialog", accept)
+    await therapist.locator("#end-session").click(timeout=WAIT_MS)
+    await wait_js(
+        patient,
+        "return window.telerehab.state === 'ended'"
+        " && /session has ended/i.test(document.getElementById('cues').textContent);",
+        "the end of the session on the patient's page",
+        *logs,
+        # Should the "session_ended" message be lost, the page learns of the end when its
+        # connection fails (ICE consent, ~30 s) and the gateway then answers 410.
+        timeout_ms=2 * WAIT_MS,
+    )
+    await wait_js(therapist, "return window.telerehab.state === 'ended';", "the therapist's end", *logs)
+    assert dialogs and "end this session" in dialogs[0].lower(), dialogs
+    assert await patient.locator("#status").text_content() == "The session has ended"
+    assert await therapist.locator("#end-session").is_disabled()
+    assert await therapist.locator("#cues").text_content() == "–"  # no stale cue after the end
+    # The camera is stopped and the self-view cleared once the session is over.
+    assert await patient.evaluate("() => document.getElementById('self-video').srcObject === null")
+    await asyncio.sleep(0.5)  # let the last paint settle before the screenshots
+    await screenshot(patient, "browser-patient-ended.png")
+    await screenshot(therapist, "browser-therapist-ended.png")
+
+    print(await reports(logs))  # shown by pytest -s, or with a failure
+    errors = patient_log.errors + therapist_log.errors
+    assert not errors, f"errors in the pages:\n{await reports(logs)}"
