@@ -59,7 +59,7 @@ class Participant:
     def send_event(self, event: dict[str, Any]) -> bool:
         """Send if the channel is open. Feedback is skipped while the channel is backed up
         (a slow or stalled link): a late cue is worse than none."""
-        if self.channel is None or self.channel.readyState != "open":
+        if not self.channel_open or self.channel is None:
             return False
         if event.get("type") == "feedback" and self.channel.bufferedAmount > MAX_CHANNEL_BACKLOG:
             self.skipped_events += 1
@@ -125,7 +125,16 @@ class Room:
             old.cancel()
             self._retired.add(old)
             old.add_done_callback(self._retired.discard)
-        self._tasks[name] = asyncio.create_task(coro, name=f"room-{self.sid}-{name}")
+        task = asyncio.create_task(coro, name=f"room-{self.sid}-{name}")
+        self._tasks[name] = task
+        task.add_done_callback(lambda done: self._forget_task(name, done))
+
+    def _forget_task(self, name: str, task: asyncio.Task[None]) -> None:
+        """Finished tasks (a leave, a sampler whose track ended) need no more stopping."""
+        if self._tasks.get(name) is task:
+            del self._tasks[name]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("session %s: task %s failed: %r", self.sid, name, task.exception())
 
     async def _stop_task(self, name: str) -> None:
         task = self._tasks.pop(name, None)
@@ -273,7 +282,7 @@ class Room:
         ICE failed). Waits at most ``timeout_s``, then a moment for the last packets."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and any(
-            p.channel is not None and p.channel.readyState == "open" and p.channel.bufferedAmount > 0
+            p.channel_open and p.channel is not None and p.channel.bufferedAmount > 0
             for p in self.participants
         ):
             await asyncio.sleep(0.05)
