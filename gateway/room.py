@@ -27,6 +27,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from gateway.fanout import FeedbackFanout
 from gateway.sampler import FrameSampler, SamplerStats
 from gateway.sessions import SessionStore
+from gateway.tracks import OutgoingTrack
 from shared.connections import REDIS_DOWN
 from shared.keys import Keys
 from shared.settings import Settings
@@ -45,7 +46,7 @@ CLOSE_FLUSH_S = 2.0  # at most this long for the end notice to leave, when a ses
 class Participant:
     role: Role
     pc: RTCPeerConnection
-    senders: dict[str, RTCRtpSender] = field(default_factory=dict)  # kind -> sender
+    outgoing: dict[str, OutgoingTrack] = field(default_factory=dict)  # kind -> what we send
     incoming: dict[str, MediaStreamTrack] = field(default_factory=dict)  # kind -> remote track
     channel: RTCDataChannel | None = None
     skipped_events: int = 0
@@ -67,10 +68,16 @@ class Participant:
         self.channel.send(json.dumps(event, separators=(",", ":")))
         return True
 
+    def add_sender(self, kind: str, sender: RTCRtpSender) -> None:
+        """The sender carries one switchable track for the whole connection."""
+        track = OutgoingTrack(kind)
+        sender.replaceTrack(track)
+        self.outgoing[kind] = track
+
     def feed(self, kind: str, source: MediaStreamTrack | None, relay: MediaRelay) -> None:
         """Send ``source`` (relayed) on this participant's outgoing ``kind`` track."""
-        sender = self.senders.get(kind)
-        if sender is None:
+        outgoing = self.outgoing.get(kind)
+        if outgoing is None:
             return
         old = self._proxies.pop(kind, None)
         # Video: only the newest frame waits for the encoder, so a slow encode drops
@@ -78,7 +85,7 @@ class Participant:
         proxy = relay.subscribe(source, buffered=kind != "video") if source is not None else None
         if proxy is not None:
             self._proxies[kind] = proxy
-        sender.replaceTrack(proxy)
+        outgoing.set_source(proxy)
         if old is not None:
             old.stop()
 
@@ -118,13 +125,13 @@ class Room:
     # -- tasks ------------------------------------------------------------------------
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
-        """Start a named task; a running one of the same name is cancelled (and awaited
-        when the room closes)."""
+        """Start a named task; a running one of the same name is stopped in the background
+        (``cancel_and_wait``: one cancel can be lost), and that is awaited at close."""
         old = self._tasks.pop(name, None)
         if old is not None:
-            old.cancel()
-            self._retired.add(old)
-            old.add_done_callback(self._retired.discard)
+            retire = asyncio.create_task(cancel_and_wait(old), name=f"room-{self.sid}-retire-{name}")
+            self._retired.add(retire)
+            retire.add_done_callback(self._retired.discard)
         task = asyncio.create_task(coro, name=f"room-{self.sid}-{name}")
         self._tasks[name] = task
         task.add_done_callback(lambda done: self._forget_task(name, done))
@@ -294,8 +301,8 @@ class Room:
         # Tasks first, so the sampler writes no frame after the session's keys are gone.
         for name in list(self._tasks):
             await self._stop_task(name)
-        for task in list(self._retired):
-            await cancel_and_wait(task)
+        for retire in list(self._retired):
+            await retire  # each one cancels until its task has stopped
         if ended and self.participants:
             self.broadcast({"type": "session_ended"})
             await self._flush_channels()

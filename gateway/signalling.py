@@ -75,11 +75,11 @@ async def answer_offer(room: Room, role: Role, pc: RTCPeerConnection, sdp: str) 
     for transceiver in pc.getTransceivers():
         if transceiver.kind in ("audio", "video"):
             transceiver.direction = getattr(transceiver, "_offerDirection", None) or "sendrecv"
-            if transceiver.kind not in participant.senders and transceiver.direction in (
+            if transceiver.kind not in participant.outgoing and transceiver.direction in (
                 "sendrecv",
                 "sendonly",
             ):
-                participant.senders[transceiver.kind] = transceiver.sender
+                participant.add_sender(transceiver.kind, transceiver.sender)
 
     await room.join(participant)
     try:

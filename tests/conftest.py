@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from analyzer.synthetic import SyntheticFace, astronaut_face
@@ -82,6 +83,7 @@ class Gateway:
     url: str
     settings: Settings
     http: aiohttp.ClientSession
+    app: web.Application | None = None
 
     def clinic_token(self) -> str:
         return tokens.issue(self.settings.secret, tokens.CLINIC_SCOPE, "clinic", 60)
@@ -100,7 +102,7 @@ async def gateway(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Ga
     await server.start_server()
     url = str(server.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as http:
-        yield Gateway(url=url, settings=replace(settings, port=server.port or 0), http=http)
+        yield Gateway(url=url, settings=replace(settings, port=server.port or 0), http=http, app=server.app)
     await server.close()
 
 

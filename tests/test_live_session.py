@@ -8,6 +8,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from analyzer.synthetic import Movement, SyntheticFace
+from gateway.api import registry_key
+from gateway.room import Room
 from shared.keys import Keys
 from tests.conftest import Gateway, RunningWorker
 from tests.peers import join, patient_tracks, therapist_tracks
@@ -100,3 +102,37 @@ async def test_a_therapist_without_a_camera_still_sees_and_hears_the_patient(
     finally:
         await patient.close()
         await therapist.close()
+
+
+async def test_a_reconnecting_patient_replaces_the_old_connection_and_analysis_goes_on(
+    gateway: Gateway, worker: RunningWorker, face: SyntheticFace
+) -> None:
+    session = await gateway.create_session()
+    _camera, tracks = patient_tracks(face)
+    first = await join(gateway.http, gateway.url, session["patient_token"], tracks)
+    therapist = await join(gateway.http, gateway.url, session["therapist_token"], therapist_tracks())
+    second = None
+    try:
+        await first.wait_for(lambda e: e.get("type") == "feedback")
+        # The patient's network drops and the page offers again with the same link.
+        _camera2, tracks2 = patient_tracks(face)
+        second = await join(gateway.http, gateway.url, session["patient_token"], tracks2)
+        await second.wait_for(lambda e: e.get("type") == "feedback", timeout=30)
+        for _ in range(100):
+            if first.pc.connectionState == "closed":
+                break
+            await asyncio.sleep(0.1)
+        assert first.pc.connectionState == "closed"  # the gateway dropped the old one
+        before = therapist.received.get("video", 0)
+        await therapist.wait_frames("video", before + 10)
+        (room,) = gateway_rooms(gateway)
+        assert len(room.participants) == 2 and room.patient is not None
+    finally:
+        for peer in (first, second, therapist):
+            if peer is not None:
+                await peer.close()
+
+
+def gateway_rooms(gateway: Gateway) -> list[Room]:
+    assert gateway.app is not None
+    return list(gateway.app[registry_key].rooms.values())
