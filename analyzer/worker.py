@@ -103,8 +103,10 @@ class Worker:
             await stop.wait()
         finally:
             await cancel_and_wait(claim)
-            await self._hand_back_all()
+            # No heartbeat while handing back (it would race for the same sessions); the
+            # hand-back takes far less than a lease.
             await cancel_and_wait(heartbeat)
+            await self._hand_back_all()
             with contextlib.suppress(*REDIS_DOWN):
                 await self._redis.delete(self._keys.worker(self.id))
             self._executor.shutdown(wait=True)
@@ -268,8 +270,9 @@ class Worker:
 
     async def _reap(self, sid: str, owned: _Owned) -> None:
         """Deal with a runner that stopped by itself."""
-        if owned.task.cancelled() or owned.task.exception() is not None:
-            log.error("worker %s: session %s runner failed: %r", self.id, sid, owned.task.exception())
+        failure = "cancelled" if owned.task.cancelled() else owned.task.exception()
+        if failure is not None:
+            log.error("worker %s: session %s runner failed: %r", self.id, sid, failure)
             await self._hand_back(sid)  # give someone (perhaps us) a clean start
         else:
             await self._finish(sid, owned.task.result())
