@@ -7,7 +7,6 @@ session are processed in order, one at a time.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from analyzer.alignment import align
@@ -16,7 +15,7 @@ from analyzer.frames import BadFrame, decode_frame
 from analyzer.landmarks import N_POINTS, Landmarker
 from analyzer.metrics import REGIONS, inter_pupil_distance, measure, symmetry
 from analyzer.pose import head_pose
-from shared.messages import Checkpoint, Feedback, FeedbackStatus, Frame, Pose, RegionMeasure, Sides
+from shared.messages import Checkpoint, Feedback, FeedbackStatus, Frame, Pose, RegionMeasure, Sides, now_ms
 
 CUE_CALIBRATE = "Relax your face and look at the camera"
 CUE_NO_FACE = "We cannot see your face: move into the middle of the picture"
@@ -92,7 +91,7 @@ class SessionAnalysis:
                 sid=self.sid,
                 seq=frame.seq,
                 captured_ms=frame.captured_ms,
-                analysed_ms=int(time.time() * 1000),
+                analysed_ms=now_ms(),
                 worker=self.worker,
                 status=status,
                 face=face,

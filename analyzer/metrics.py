@@ -61,11 +61,6 @@ def eye_apertures(points: FloatArray) -> tuple[float, float]:
     return float(per_pair[0]), float(per_pair[1])
 
 
-def eye_aperture(points: FloatArray, side: Side) -> float:
-    left, right = eye_apertures(points)
-    return left if side == "left" else right
-
-
 def _displacement(points: FloatArray, neutral: FloatArray, idx: npt.NDArray[np.intp]) -> float:
     """Mean in-plane distance the given points moved from neutral."""
     diff = points[idx, :2] - neutral[idx, :2]

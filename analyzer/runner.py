@@ -21,7 +21,7 @@ from shared import codec
 from shared.codec import CodecError
 from shared.connections import REDIS_DOWN, Backoff
 from shared.keys import Keys
-from shared.messages import Frame
+from shared.messages import Frame, now_ms
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class SessionRunner:
             frame = self._decode(entries[-1][1])
             if frame is None:
                 continue
-            if _now_ms() - frame.captured_ms > self._settings.feedback_max_age_ms:
+            if now_ms() - frame.captured_ms > self._settings.feedback_max_age_ms:
                 # Too old to be useful: its feedback would be discarded on arrival.
                 dropped_since_feedback += 1
                 self.dropped += 1
@@ -157,7 +157,3 @@ class SessionRunner:
             log.warning("session %s: checkpoint not saved, redis unavailable (%s)", self.sid, exc)
             return False
         return result is LeaseResult.OK
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

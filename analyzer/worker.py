@@ -39,8 +39,8 @@ from analyzer.runner import RunnerExit, SessionRunner
 from shared import codec
 from shared.codec import CodecError
 from shared.connections import REDIS_DOWN, Backoff
-from shared.keys import ANALYZER_GROUP, Keys
-from shared.messages import Checkpoint, SessionEntry
+from shared.keys import ANALYZER_GROUP, SESSIONS_STREAM_MAXLEN, Keys
+from shared.messages import Checkpoint, SessionEntry, now_ms
 from shared.settings import Settings
 from shared.tasks import cancel_and_wait
 
@@ -297,8 +297,10 @@ class Worker:
         owned = self._owned.pop(sid)
         await cancel_and_wait(owned.task)
         await owned.runner.save_checkpoint()
-        entry = SessionEntry(sid=sid, created_ms=int(time.time() * 1000))
-        await self._redis.xadd(self._keys.sessions(), {"m": codec.encode(entry)})
+        entry = SessionEntry(sid=sid, created_ms=now_ms())
+        await self._redis.xadd(
+            self._keys.sessions(), {"m": codec.encode(entry)}, maxlen=SESSIONS_STREAM_MAXLEN, approximate=True
+        )
         await self._forget_entry(owned.entry_id)
         await self._leases.release(sid)
         await self._close(owned)

@@ -7,7 +7,6 @@ a cue about a face from a second ago is worse than no cue.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from shared import codec
 from shared.codec import CodecError
 from shared.connections import REDIS_DOWN, Backoff
 from shared.keys import Keys
-from shared.messages import Feedback
+from shared.messages import Feedback, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +68,9 @@ class FeedbackFanout:
             self.bad += 1
             log.warning("session %s: skipped unreadable feedback: %s", self.sid, exc)
             return
-        now_ms = int(time.time() * 1000)
-        if now_ms - feedback.captured_ms > self._max_age_ms:
+        now = now_ms()
+        if now - feedback.captured_ms > self._max_age_ms:
             self.stale += 1
             return
         self.delivered += 1
-        self._deliver(feedback_event(feedback, now_ms))
+        self._deliver(feedback_event(feedback, now))

@@ -49,7 +49,6 @@ class Participant:
     outgoing: dict[str, OutgoingTrack] = field(default_factory=dict)  # kind -> what we send
     incoming: dict[str, MediaStreamTrack] = field(default_factory=dict)  # kind -> remote track
     channel: RTCDataChannel | None = None
-    skipped_events: int = 0
     told_about: set[int] = field(default_factory=set)  # ids of participants announced to us
     _proxies: dict[str, MediaStreamTrack] = field(default_factory=dict)
 
@@ -63,7 +62,6 @@ class Participant:
         if not self.channel_open or self.channel is None:
             return False
         if event.get("type") == "feedback" and self.channel.bufferedAmount > MAX_CHANNEL_BACKLOG:
-            self.skipped_events += 1
             return False
         self.channel.send(json.dumps(event, separators=(",", ":")))
         return True
@@ -88,6 +86,10 @@ class Participant:
         outgoing.set_source(proxy)
         if old is not None:
             old.stop()
+
+    def stop_feeds(self, relay: MediaRelay) -> None:
+        for kind in list(self._proxies):
+            self.feed(kind, None, relay)
 
 
 class Room:
@@ -274,8 +276,7 @@ class Room:
         log.info("session %s: %s left", self.sid, participant.role)
 
     async def _drop(self, participant: Participant) -> None:
-        for kind in list(participant._proxies):
-            participant.feed(kind, None, self.relay)
+        participant.stop_feeds(self.relay)
         await participant.pc.close()
 
     def broadcast(self, event: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from av import VideoFrame
 from shared import codec
 from shared.connections import REDIS_DOWN
 from shared.keys import Keys
-from shared.messages import Frame
+from shared.messages import Frame, now_ms
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class FrameSampler:
                 continue
             # Keep the cadence, but never try to 'catch up' after a stall.
             next_at = max(next_at + interval, now)
-            captured_ms = int(time.time() * 1000)
+            captured_ms = now_ms()
             width, height, data = await loop.run_in_executor(
                 self._executor,
                 encode_sample,

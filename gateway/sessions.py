@@ -14,10 +14,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from shared import codec
-from shared.keys import Keys
-from shared.messages import SessionEntry
-
-SESSIONS_STREAM_MAXLEN = 10_000
+from shared.keys import SESSIONS_STREAM_MAXLEN, Keys
+from shared.messages import SessionEntry, now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +35,7 @@ class SessionStore:
 
     async def create(self, ttl_s: int) -> SessionInfo:
         sid = secrets.token_urlsafe(12)
-        info = SessionInfo(sid=sid, created_ms=int(time.time() * 1000), expires=int(time.time()) + ttl_s)
+        info = SessionInfo(sid=sid, created_ms=now_ms(), expires=int(time.time()) + ttl_s)
         await self._write_meta(info)
         return info
 
@@ -63,11 +61,11 @@ class SessionStore:
         Returns False when the session was ended on purpose."""
         if await self.is_ended(sid) or expires <= time.time():
             return False
-        await self._write_meta(SessionInfo(sid=sid, created_ms=int(time.time() * 1000), expires=expires))
+        await self._write_meta(SessionInfo(sid=sid, created_ms=now_ms(), expires=expires))
         return True
 
     async def register_for_analysis(self, sid: str) -> None:
-        entry = SessionEntry(sid=sid, created_ms=int(time.time() * 1000))
+        entry = SessionEntry(sid=sid, created_ms=now_ms())
         await self._redis.xadd(
             self._keys.sessions(), {"m": codec.encode(entry)}, maxlen=SESSIONS_STREAM_MAXLEN, approximate=True
         )

@@ -33,10 +33,6 @@ class OutgoingTrack(MediaStreamTrack):
         self._source: MediaStreamTrack | None = None
         self._changed = asyncio.Event()
 
-    @property
-    def source(self) -> MediaStreamTrack | None:
-        return self._source
-
     def set_source(self, source: MediaStreamTrack | None) -> None:
         self._source = source
         self._changed.set()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 _SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 ANALYZER_GROUP = "analyzers"
+SESSIONS_STREAM_MAXLEN = 10_000  # approximate cap on the sessions stream
 
 
 def valid_session_id(sid: str) -> bool:

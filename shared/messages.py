@@ -7,11 +7,17 @@ them into bytes and back; it validates every field on decode.
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import msgspec
 
 FRAME_ENCODINGS = ("jpeg", "rgb24")
+
+
+def now_ms() -> int:
+    """Wall clock in ms since the epoch: the unit of every timestamp in these messages."""
+    return int(time.time() * 1000)
 
 
 class Frame(msgspec.Struct, frozen=True, tag_field="t", tag="frame"):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 
@@ -63,10 +62,6 @@ class Settings:
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
-
-    def with_secret(self) -> Settings:
-        """A copy with a random secret when none was configured (single-machine runs)."""
-        return self if self.secret else replace(self, secret=secrets.token_urlsafe(32))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
