@@ -49,6 +49,10 @@ class Keys:
         """Stream of analysis results for the gateway to fan out."""
         return self._session(sid, "feedback")
 
+    def session_commands(self, sid: str) -> str:
+        """Stream of commands for the analyzer (start an exercise, the assessment, ...)."""
+        return self._session(sid, "commands")
+
     def session_state(self, sid: str) -> str:
         """The analyzer's checkpoint (baseline etc.) so a successor can resume."""
         return self._session(sid, "state")
@@ -67,6 +71,7 @@ class Keys:
             self.session_meta(sid),
             self.session_frames(sid),
             self.session_feedback(sid),
+            self.session_commands(sid),
             self.session_state(sid),
             self.session_lease(sid),
         )

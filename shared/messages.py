@@ -69,6 +69,76 @@ class RegionMeasure(msgspec.Struct, frozen=True):
 
 
 FeedbackStatus = Literal["calibrating", "tracking", "no_face", "bad_pose", "bad_frame"]
+Side = Literal["left", "right"]
+Phase = Literal["rest", "move", "hold", "release", "set_rest", "done"]
+
+
+class ExerciseState(msgspec.Struct, frozen=True):
+    """Where the patient is in the current exercise (see ``analyzer.exercise``)."""
+
+    name: str
+    phase: Phase
+    rep: int  # repetitions counted (good form) in the current set
+    reps: int
+    set: int  # 1-based
+    sets: int
+    hold_s: float  # seconds held so far in this repetition
+    hold_target_s: float
+    value: Sides  # per-side amount of the exercise's measure (mm, or fraction for the eye)
+    target: float
+    unit: Literal["mm", "fraction"]
+    symmetry: float | None = None  # min/max of ``value``; None while at rest
+    weaker: Side | None = None
+    attempts: int = 0  # repetitions tried in all sets, counted or not
+
+
+class Synkinesis(msgspec.Struct, frozen=True):
+    """Involuntary movement of one region while another moves.
+
+    ``oral_ocular``: the affected eye narrows more than the healthy one during a mouth
+    movement (index = affected eye's closure minus the healthy eye's, 0..1).
+    ``ocular_oral``: the mouth corner moves during eye closure (index = corner mm / 6 mm,
+    capped at 1).
+    """
+
+    kind: Literal["oral_ocular", "ocular_oral"]
+    index: float
+    side: Side | None
+    alert: bool
+
+
+class Resting(msgspec.Struct, frozen=True):
+    """Side differences of the neutral face, left minus right, in mm."""
+
+    brow_mm: float  # brow height above the eye line
+    eye_mm: float  # lid-to-lid opening
+    mouth_mm: float  # mouth corner height (positive: the left corner sits higher)
+
+
+class SunnybrookEstimate(msgspec.Struct, frozen=True):
+    """Sunnybrook-style composite from a guided assessment: an estimate for the
+    therapist to confirm, never the record."""
+
+    resting: dict[str, int]  # eye 0-1, cheek 0-2, mouth 0-1
+    voluntary: dict[str, int]  # five movements, 1-5
+    synkinesis: dict[str, int]  # five movements, 0-3
+    resting_score: int  # sum x 5
+    voluntary_score: int  # sum x 4
+    synkinesis_score: int  # sum
+    composite: int  # voluntary - resting - synkinesis, 0..100
+    affected_side: Side | None = None
+    estimate: bool = True
+
+
+class AssessmentState(msgspec.Struct, frozen=True):
+    """Progress of the guided assessment (rest, then five movements)."""
+
+    step: str  # movement name, or "done"
+    index: int  # 0-based
+    steps: int
+    instructions: str
+    remaining_s: float
+    estimate: SunnybrookEstimate | None = None
 
 
 class Feedback(msgspec.Struct, frozen=True, tag_field="t", tag="feedback"):
@@ -87,6 +157,50 @@ class Feedback(msgspec.Struct, frozen=True, tag_field="t", tag="feedback"):
     regions: dict[str, RegionMeasure] = msgspec.field(default_factory=dict)
     cues: list[str] = msgspec.field(default_factory=list)
     dropped: int = 0  # frames skipped as stale since the previous feedback
+    exercise: ExerciseState | None = None
+    synkinesis: Synkinesis | None = None
+    resting: Resting | None = None
+    assessment: AssessmentState | None = None
+    v: int = 1
+
+
+CommandName = Literal["start_exercise", "stop_exercise", "start_assessment", "recalibrate"]
+
+
+class Command(msgspec.Struct, frozen=True, tag_field="t", tag="command"):
+    """From a therapist's (or a practising patient's) page to the session's analyzer."""
+
+    sid: str
+    command: CommandName
+    issued_ms: int
+    exercise: str | None = None  # catalogue name, for start_exercise
+    reps: int | None = None  # the therapist's own dose, else the catalogue's
+    sets: int | None = None
+    hold_s: float | None = None
+    v: int = 1
+
+
+class ExerciseSummary(msgspec.Struct, frozen=True):
+    """One exercise of a session, for the clinic's records."""
+
+    name: str
+    reps: int  # counted repetitions (target reached and held with good form)
+    attempts: int
+    sets: int  # sets completed
+    mean_hold_s: float
+    symmetry: float | None  # median over counted holds
+    synkinesis: float | None  # 90th percentile of the index while moving, 0..1
+    quality: float  # reps / attempts, 0..1
+
+
+class SessionSummary(msgspec.Struct, frozen=True, tag_field="t", tag="summary"):
+    """What a session leaves behind: no frames, only these figures."""
+
+    sid: str
+    frames: int
+    exercises: list[ExerciseSummary] = msgspec.field(default_factory=list)
+    resting: Resting | None = None
+    assessment: SunnybrookEstimate | None = None
     v: int = 1
 
 
@@ -99,10 +213,13 @@ class Checkpoint(msgspec.Struct, frozen=True, tag_field="t", tag="checkpoint"):
     baseline_points: int
     iris_mm_per_unit: float
     worker: str
+    commands_id: str = "0-0"  # last command applied (stream id)
+    engine: bytes = b""  # the exercise engine's own state (analyzer.engine), opaque here
+    summary: SessionSummary | None = None
     v: int = 1
 
 
-Message = Frame | SessionEntry | Feedback | Checkpoint
+Message = Frame | SessionEntry | Feedback | Checkpoint | Command | SessionSummary
 
 # The (type, version) pairs this build understands. Bump a version when a field changes
 # meaning or a required field is added; old readers then reject it with a clear error.
@@ -111,4 +228,6 @@ SUPPORTED_VERSIONS: dict[str, tuple[int, ...]] = {
     "session": (1,),
     "feedback": (1,),
     "checkpoint": (1,),
+    "command": (1,),
+    "summary": (1,),
 }
