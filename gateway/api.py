@@ -10,7 +10,16 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
-from gateway.errors import BadRequest, Forbidden, NotFound, TooLarge, Unauthorized, Unavailable
+from gateway.commands import MAX_COMMAND_BYTES, catalogue_info, parse_command
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    SessionGone,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
 from gateway.ice import rtc_configuration
 from gateway.registry import RoomRegistry
 from gateway.room import RoomFull
@@ -128,6 +137,30 @@ async def end_session(request: web.Request) -> web.Response:
     return web.json_response({"ended": True})
 
 
+async def send_command(request: web.Request) -> web.Response:
+    """A therapist (or a patient practising alone) tells the session's analyzer what to
+    do next; the analyzer echoes the result in the feedback both pages receive."""
+    sid = request.match_info["sid"]
+    authenticate(request, ("therapist", "patient"), sid=sid)
+    if not valid_session_id(sid):
+        raise NotFound("No such session.")
+    command = parse_command(sid, await read_json(request, MAX_COMMAND_BYTES))
+    registry = request.app[registry_key]
+    stream_id = await registry.commands.add(command)
+    if stream_id is None:
+        if await registry.store.is_ended(sid):
+            raise SessionGone("This session has ended.")
+        raise NotFound("No such session, or it has expired.")
+    log.info("session %s: command %s", sid, command.command)
+    return web.json_response({"id": stream_id}, status=202)
+
+
+async def exercises(request: web.Request) -> web.Response:
+    """The exercise catalogue, for the pages' exercise cards and the therapist's picker."""
+    authenticate(request, ("patient", "therapist", "clinic"))
+    return web.json_response({"exercises": catalogue_info()})
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -159,6 +192,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/session", session_info)
     app.router.add_post("/api/offer", offer)
     app.router.add_post("/api/sessions/{sid}/end", end_session)
+    app.router.add_post("/api/sessions/{sid}/commands", send_command)
+    app.router.add_get("/api/exercises", exercises)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

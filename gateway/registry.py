@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 
 import redis.asyncio as aioredis
 
+from gateway.commands import CommandQueue
 from gateway.errors import NotFound, SessionGone
 from gateway.metrics import GatewayMetrics
 from gateway.room import Room
@@ -30,6 +31,7 @@ class RoomRegistry:
         self._executor = executor
         self.keys = Keys(settings.key_prefix)
         self.store = SessionStore(redis, self.keys)
+        self.commands = CommandQueue(redis, self.keys)
         self.rooms: dict[str, Room] = {}
         self.metrics = GatewayMetrics()
         self._lock = asyncio.Lock()
