@@ -16,3 +16,4 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --progress-bar on -e ".[test]"
   touch "$stamp"
 fi
+scripts/frontend.sh
