@@ -1,12 +1,20 @@
 """Synthetic faces with known movement, made from a real photo, for tests, benchmarks
-and the demo. A smooth local warp moves one landmark region (e.g. the left mouth corner)
-by a known number of pixels; everything else in the photo stays put.
+and the demo. Local warps move one side's landmark region (a mouth corner, a brow, an
+eyelid, a lip) by a known number of pixels; everything else in the photo stays put.
+
+Sides are the patient's anatomical sides, as in ``analyzer.metrics``: in the unmirrored
+photo the patient's left is on the image's right.
+
+The warp is applied in three stages, each on the result of the one before, so they
+compose the way a face does: the *resting* face (a drooping side), then eye closure,
+then the voluntary movements, then a global head motion (shift, scale, rotation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import cv2
@@ -14,9 +22,33 @@ import numpy as np
 import numpy.typing as npt
 
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
-from analyzer.metrics import BROW, MOUTH_CORNER, Side
+from analyzer.metrics import BROW, EYELIDS, MOUTH_CORNER, SIDES, Side
+from analyzer.warp import Band, Bump, SmoothField, columns, polyline_y
 
 Image = npt.NDArray[np.uint8]
+
+# Lid margins from canthus to canthus (FaceMesh's eye contour), per side.
+UPPER_LID: dict[Side, tuple[int, ...]] = {
+    "right": (33, 246, 161, 160, 159, 158, 157, 173, 133),
+    "left": (263, 466, 388, 387, 386, 385, 384, 398, 362),
+}
+LOWER_LID: dict[Side, tuple[int, ...]] = {
+    "right": (33, 7, 163, 144, 145, 153, 154, 155, 133),
+    "left": (263, 249, 390, 373, 374, 380, 381, 382, 362),
+}
+# Lip contours from the patient's right corner to the left one.
+LIP_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LIP_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIP_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LIP_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+UPPER_LIP: dict[Side, int] = {"right": 37, "left": 267}  # outer upper lip, beside the philtrum
+LOWER_LIP: dict[Side, int] = {"right": 84, "left": 314}
+ALA: dict[Side, tuple[int, ...]] = {"right": (98, 129), "left": (327, 358)}  # alar base, ala
+CHEEK: dict[Side, tuple[int, ...]] = {"right": (205, 187, 147, 123), "left": (425, 411, 376, 352)}
+
+# Patient's left is the image's right: "out" (lateral) is +x for left, -x for right.
+OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}
+UPPER_LID_SHARE = 0.75  # of an eye closure, the upper lid travels 3/4 of the way
 
 
 def astronaut_face(width: int = 640, height: int = 480) -> Image:
@@ -31,15 +63,60 @@ def astronaut_face(width: int = 640, height: int = 480) -> Image:
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """How far (in pixels of the base image) each side's region moves."""
+    """How far each side's region moves, in pixels of the base image unless noted.
 
-    smile_left: float = 0.0  # patient's left mouth corner, up and out
+    Field names are ``<movement>_<side>``. Each amount is exact at the named landmarks'
+    centre of the base face (what FaceMesh then *reports* is measured in
+    tests/test_synthetic.py; see the README's table).
+    """
+
+    smile_left: float = 0.0  # mouth corner (291/61) up by the amount and out by half of it
     smile_right: float = 0.0
-    brow_left: float = 0.0  # brow up
+    brow_left: float = 0.0  # brow centre up
     brow_right: float = 0.0
+    # Fraction 0..1 of the resting lid gap; the upper lid does 3/4 of it, the lower 1/4.
+    eye_close_left: float = 0.0
+    eye_close_right: float = 0.0
+    pucker_left: float = 0.0  # mouth corner medially; that side's lips 1/4 as much together
+    pucker_right: float = 0.0
+    snarl_left: float = 0.0  # ala and alar base (327/358, 98/129) up; upper lip ~0.4x
+    snarl_right: float = 0.0
+    cheek_left: float = 0.0  # cheek (425/411/376/352 centre) laterally out
+    cheek_right: float = 0.0
+    # Vermilion thinner: upper outer lip (267/37) down and lower (314/84) up by the
+    # amount, the midline (0, 17) by half of it; the lip seal line stays.
+    lip_press_left: float = 0.0
+    lip_press_right: float = 0.0
+    # Resting asymmetry of a weak side: these change the face the others start from.
+    droop_mouth_left: float = 0.0  # mouth corner down
+    droop_mouth_right: float = 0.0
+    droop_brow_left: float = 0.0  # brow centre down
+    droop_brow_right: float = 0.0
+    wide_eye_left: float = 0.0  # lower lid down at the measured lid pairs (wider fissure)
+    wide_eye_right: float = 0.0
+
+    def amount(self, movement: str, side: Side) -> float:
+        value: float = getattr(self, f"{movement}_{side}")
+        return value
+
+    def lerp(self, other: Movement, t: float) -> Movement:
+        """The movement a fraction ``t`` of the way from this one to ``other``."""
+        return Movement(
+            **{f.name: (1 - t) * getattr(self, f.name) + t * getattr(other, f.name) for f in fields(Movement)}
+        )
+
+    def mirrored(self) -> Movement:
+        """The same movement on the other side, so a test can run both sides."""
+        values: dict[str, float] = {}
+        for f in fields(Movement):
+            base, side = f.name.rsplit("_", 1)
+            values[f"{base}_{'right' if side == 'left' else 'left'}"] = getattr(self, f.name)
+        return Movement(**values)
 
 
 class SyntheticFace:
+    """A photo with its FaceMesh landmarks, rendered with any ``Movement``."""
+
     def __init__(self, image: Image) -> None:
         self.image = image
         detected = FaceMeshLandmarker(static_image_mode=True).detect(image)
@@ -47,14 +124,16 @@ class SyntheticFace:
             raise ValueError("no face found in the base image")
         self.landmarks: FloatArray = detected.points
         h, w = image.shape[:2]
+        self.shape = (h, w)
         self._grid_x, self._grid_y = np.meshgrid(
             np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
         )
         eye_dist = float(np.linalg.norm(self.landmarks[263, :2] - self.landmarks[33, :2]))
         self.sigma = 0.18 * eye_dist
 
-    def _centre(self, idx: Sequence[int]) -> FloatArray:
-        return self.landmarks[list(idx), :2].mean(axis=0)  # type: ignore[no-any-return]
+    def _centre(self, idx: Sequence[int], points: FloatArray | None = None) -> FloatArray:
+        pts = self.landmarks if points is None else points
+        return pts[list(idx), :2].mean(axis=0)  # type: ignore[no-any-return]
 
     def render(
         self,
@@ -63,45 +142,212 @@ class SyntheticFace:
         scale: float = 1.0,
         angle_deg: float = 0.0,
     ) -> Image:
-        """The base photo with the given movement, then a global similarity motion."""
-        dx = np.zeros_like(self._grid_x)
-        dy = np.zeros_like(self._grid_y)
-        # Patient's left is the image's right: "out" is +x for left, -x for right.
-        sides: tuple[tuple[Side, float], ...] = (("left", 1.0), ("right", -1.0))
-        for side, out_sign in sides:
-            amount = move.smile_left if side == "left" else move.smile_right
-            if amount:
-                self._bump(dx, dy, self._centre(MOUTH_CORNER[side]), out_sign * amount * 0.5, -amount)
-            lift = move.brow_left if side == "left" else move.brow_right
-            if lift:
-                self._bump(dx, dy, self._centre(BROW[side]), 0.0, -lift, sigma_scale=1.6)
-        warped: Any = self.image
-        if dx.any() or dy.any():
-            # Backward mapping: the pixel shown at p comes from p - d(p).
-            warped = cv2.remap(
-                self.image,
-                self._grid_x - dx,
-                self._grid_y - dy,
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REFLECT,
-            )
-        if shift != (0.0, 0.0) or scale != 1.0 or angle_deg != 0.0:
-            h, w = warped.shape[:2]
+        """The base photo with the given movement, then a global similarity motion
+        (rotation by ``angle_deg`` and ``scale`` about the image centre, then ``shift``)."""
+        global_motion = shift != (0.0, 0.0) or scale != 1.0 or angle_deg != 0.0
+        if move == Movement() and not global_motion:
+            return self.image.copy()
+        rest_field, rest_bands = self._rest_stage(move)
+        rested = self._forward(self.landmarks, rest_field, rest_bands)
+        closures = [c for c in (self._closure(move, side, rested) for side in SIDES) if c is not None]
+        move_field, move_bands = self._movement_stage(move, rested)
+
+        # Backward: output pixel -> before the head motion -> before each stage.
+        x, y = self._grid_x, self._grid_y
+        if global_motion:
+            h, w = self.shape
             m: Any = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, scale)
             m[:, 2] += shift
-            warped = cv2.warpAffine(warped, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-        return np.asarray(warped, dtype=np.uint8)
+            inv = cv2.invertAffineTransform(m)
+            x, y = (
+                (inv[0, 0] * self._grid_x + inv[0, 1] * self._grid_y + inv[0, 2]).astype(np.float32),
+                (inv[1, 0] * self._grid_x + inv[1, 1] * self._grid_y + inv[1, 2]).astype(np.float32),
+            )
+        x, y = move_field.inverse(x, y)
+        for band in move_bands:
+            x, y = band.inverse(x, y)
+        # Eye closure: the lids slide over an eyeball that does not move, so the opening
+        # keeps its own pixels (alpha = eyeball) and the lid layer is squeezed shut.
+        lid_x, lid_y = x, y
+        ball = np.zeros_like(x)
+        for band in closures:
+            lid_x, lid_y = band.inverse(lid_x, lid_y)
+            ball = np.maximum(ball, _opening(band, x, y))
+        layers = [(lid_x, lid_y)] + ([(x, y)] if closures else [])
+        images = []
+        for lx, ly in layers:
+            for band in reversed(rest_bands):
+                lx, ly = band.inverse(lx, ly)
+            lx, ly = rest_field.inverse(lx, ly)
+            image = cv2.remap(self.image, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            images.append(image.astype(np.float32))
+        out = images[0] if not closures else images[0] * (1 - ball[..., None]) + images[1] * ball[..., None]
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
-    def _bump(
-        self,
-        dx: FloatArray,
-        dy: FloatArray,
-        centre: FloatArray,
-        ax: float,
-        ay: float,
-        sigma_scale: float = 1.0,
-    ) -> None:
-        sigma = self.sigma * sigma_scale
-        weight = np.exp(-((self._grid_x - centre[0]) ** 2 + (self._grid_y - centre[1]) ** 2) / (2 * sigma**2))
-        dx += ax * weight
-        dy += ay * weight
+    @staticmethod
+    def _forward(points: FloatArray, field: SmoothField, bands: Sequence[Band]) -> FloatArray:
+        moved = field.forward_points(points)
+        for band in bands:
+            moved = band.forward_points(moved)
+        return moved
+
+    def _rest_stage(self, move: Movement) -> tuple[SmoothField, list[Band]]:
+        """Resting droop: the face the patient starts from."""
+        bumps: list[Bump] = []
+        bands: list[Band] = []
+        for side in SIDES:
+            if drop := move.amount("droop_mouth", side):
+                bumps.append(Bump.at(self._centre(MOUTH_CORNER[side]), 0.0, drop, self.sigma))
+            if drop := move.amount("droop_brow", side):
+                bumps.append(Bump.at(self._centre(BROW[side]), 0.0, drop, 1.6 * self.sigma))
+            if wide := move.amount("wide_eye", side):
+                bands.append(self._wide_eye(side, wide))
+        return SmoothField(bumps, self.shape), bands
+
+    def _wide_eye(self, side: Side, amount: float) -> Band:
+        """Lower lid down by ``amount`` wherever the gap is at least that of the measured
+        lid pairs, tapering to nothing at the canthi; the eyeball stretches to fill."""
+        upper = self.landmarks[list(UPPER_LID[side]), :2]
+        lower = self.landmarks[list(LOWER_LID[side]), :2]
+        xs = columns(upper)
+        yu, yl = polyline_y(upper, xs), polyline_y(lower, xs)
+        gap = np.maximum(yl - yu, 0.0)
+        pair_gap = min(float(self.landmarks[lo, 1] - self.landmarks[up, 1]) for up, lo in EYELIDS[side])
+        drop = amount * np.minimum(gap / max(pair_gap, 1.0), 1.0)
+        tail = max(float(gap.max()), 2.5 * abs(amount))
+        zero = np.zeros_like(xs)
+        return Band(xs, np.stack([yu, yl, yl + tail]), np.stack([zero, drop, zero]))
+
+    def _closure(self, move: Movement, side: Side, points: FloatArray) -> Band | None:
+        """The lid layer of an eye closing by a fraction of its (resting) lid gap."""
+        fraction = min(max(move.amount("eye_close", side), 0.0), 1.0)
+        if not fraction:
+            return None
+        upper = points[list(UPPER_LID[side]), :2]
+        lower = points[list(LOWER_LID[side]), :2]
+        xs = columns(upper)
+        yu, yl = polyline_y(upper, xs), polyline_y(lower, xs)
+        gap = np.maximum(yl - yu, 0.0)
+        down = fraction * UPPER_LID_SHARE * gap
+        up = fraction * (1 - UPPER_LID_SHARE) * gap
+        # The lid skin up to about one and a half gaps above the margin stretches to
+        # follow (below the brow); the lower lid drags less skin with it.
+        above, below = 1.5 * float(gap.max()), float(gap.max())
+        zero = np.zeros_like(xs)
+        return Band(xs, np.stack([yu - above, yu, yl, yl + below]), np.stack([zero, down, -up, zero]))
+
+    def _movement_stage(self, move: Movement, points: FloatArray) -> tuple[SmoothField, list[Band]]:
+        """Voluntary movements, placed on the resting face's landmarks ``points``."""
+        s = self.sigma
+        bumps: list[Bump] = []
+        for side in SIDES:
+            out = OUT_SIGN[side]
+            corner = self._centre(MOUTH_CORNER[side], points)
+            if amount := move.amount("smile", side):
+                bumps.append(Bump.at(corner, out * amount * 0.5, -amount, s))
+            if amount := move.amount("brow", side):
+                bumps.append(Bump.at(self._centre(BROW[side], points), 0.0, -amount, 1.6 * s))
+            if amount := move.amount("pucker", side):
+                bumps.append(Bump.at(corner, -out * amount, 0.0, s))
+                bumps.append(Bump.at(points[UPPER_LIP[side], :2], 0.0, 0.25 * amount, 0.5 * s))
+                bumps.append(Bump.at(points[LOWER_LIP[side], :2], 0.0, -0.25 * amount, 0.5 * s))
+            if amount := move.amount("snarl", side):
+                bumps.append(Bump.at(self._centre(ALA[side], points), 0.0, -amount, 0.8 * s))
+                bumps.append(Bump.at(points[UPPER_LIP[side], :2], 0.0, -0.3 * amount, 0.6 * s))
+            if amount := move.amount("cheek", side):
+                bumps.append(Bump.at(self._centre(CHEEK[side], points), out * amount, 0.0, s))
+        bands = []
+        if move.lip_press_left or move.lip_press_right:
+            bands.append(self._lip_press(move.lip_press_left, move.lip_press_right, points))
+        return SmoothField(bumps, self.shape), bands
+
+    def _lip_press(self, left: float, right: float, points: FloatArray) -> Band:
+        """Outer lip contours towards the seal line: the vermilion gets thinner."""
+        uo, ui = points[list(LIP_UPPER_OUTER), :2], points[list(LIP_UPPER_INNER), :2]
+        li, lo = points[list(LIP_LOWER_INNER), :2], points[list(LIP_LOWER_OUTER), :2]
+        xs = columns(np.concatenate([uo, lo]))
+        y_uo, y_ui, y_li, y_lo = (polyline_y(c, xs) for c in (uo, ui, li, lo))
+        # Per side: full amount at that side's outer lip point, half at the midline (so
+        # both sides together press the midline fully), none at the corners.
+        knots_x = [points[i, 0] for i in (61, UPPER_LIP["right"], 0, UPPER_LIP["left"], 291)]
+        profile = np.interp(xs, knots_x, [0.0, right, (left + right) / 2, left, 0.0]).astype(np.float32)
+        down = np.minimum(profile, 0.8 * np.maximum(y_ui - y_uo, 0.0))
+        up = np.minimum(profile, 0.8 * np.maximum(y_lo - y_li, 0.0))
+        tail = max(1.5 * float(np.max(y_lo - y_li)), 2.5 * max(left, right))
+        zero = np.zeros_like(xs)
+        return Band(
+            xs,
+            np.stack([y_uo - tail, y_uo, y_ui, y_li, y_lo, y_lo + tail]),
+            np.stack([zero, down, zero, zero, -up, zero]),
+        )
+
+
+def _opening(band: Band, x: FloatArray, y: FloatArray) -> FloatArray:
+    """1 inside a closing eye's remaining opening, 0 outside, with a one-pixel soft edge."""
+    alpha = np.zeros_like(x)
+    inside = (x >= band.xs[0]) & (x <= band.xs[-1]) & (y >= band.ys[0].min()) & (y <= band.ys[-1].max())
+    if inside.any():
+        knots = band.knots_at(x[inside], new=True)
+        top, bottom = knots[1], knots[2]
+        yi = y[inside]
+        alpha[inside] = np.clip(np.minimum(yi - top, bottom - yi) + 0.5, 0.0, 1.0)
+    return alpha
+
+
+@dataclass(frozen=True, slots=True)
+class HeadMotion:
+    """Slow, smooth sway of a head in front of a camera, for realistic clips.
+
+    Each component is a sum of two sines at unrelated frequencies (with phases from
+    ``seed``), so the motion never repeats within a clip and never jumps.
+    """
+
+    shift_px: float = 2.0
+    angle_deg: float = 3.0
+    scale: float = 0.05  # relative, e.g. 0.05 = +-5 %
+    seed: int = 0
+
+    def at(self, t: float) -> tuple[tuple[float, float], float, float]:
+        """(shift, scale, angle_deg) at time ``t`` seconds."""
+        phases = np.random.default_rng(self.seed).uniform(0, 2 * math.pi, size=8)
+
+        def wave(i: int, f1: float, f2: float) -> float:
+            a = math.sin(2 * math.pi * f1 * t + phases[2 * i])
+            b = math.sin(2 * math.pi * f2 * t + phases[2 * i + 1])
+            return 0.6 * a + 0.4 * b
+
+        shift = (self.shift_px * wave(0, 0.23, 0.61), self.shift_px * wave(1, 0.17, 0.53))
+        return shift, 1.0 + self.scale * wave(2, 0.11, 0.37), self.angle_deg * wave(3, 0.13, 0.41)
+
+
+def movement_at(steps: Sequence[tuple[Movement, float]], t: float, start: Movement | None = None) -> Movement:
+    """The movement at time ``t`` of a script: from ``start`` (neutral by default), each
+    step ramps linearly to its movement over its seconds (a hold repeats a movement)."""
+    current = start or Movement()
+    elapsed = 0.0
+    for target, seconds in steps:
+        if t < elapsed + seconds:
+            return current.lerp(target, (t - elapsed) / seconds) if seconds > 0 else target
+        current, elapsed = target, elapsed + seconds
+    return current
+
+
+def script_frames(
+    face: SyntheticFace,
+    steps: Sequence[tuple[Movement, float]],
+    fps: float,
+    motion: HeadMotion | None = None,
+    start: Movement | None = None,
+) -> Iterator[Image]:
+    """Frames of a scripted clip at ``fps``: e.g. one rep of a smile is
+    ``[(Movement(), 1), (smile, 1), (smile, 2), (Movement(), 1)]`` (rest, ramp up, hold,
+    ramp down). ``motion`` adds head sway on top; frames are made lazily, one at a time.
+    """
+    total = sum(seconds for _, seconds in steps)
+    for i in range(round(total * fps)):
+        t = i / fps
+        kwargs: dict[str, Any] = {}
+        if motion is not None:
+            shift, scale, angle = motion.at(t)
+            kwargs = {"shift": shift, "scale": scale, "angle_deg": angle}
+        yield face.render(movement_at(steps, t, start), **kwargs)
