@@ -115,7 +115,10 @@ function waitForIceGathering(pc, timeoutMs) {
 export function connect({ role, video = {}, onEvent = () => {}, onState = () => {}, onNotice = () => {} }) {
   const token = readToken();
   // Kept up to date for automated tests and for debugging from the console.
-  const exposed = (window.telerehab = { pc: null, lastFeedback: null, feedbackCount: 0, state: "connecting", session: null, role });
+  const exposed = (window.telerehab = {
+    pc: null, lastFeedback: null, feedbackCount: 0, state: "connecting", session: null, role,
+    marks: [],  // pages push {what, at: performance.now(), ...} when they render something a benchmark times
+  });
   const newLinkText = role === "patient" ? "Please ask your therapist for a new one." : "Please create a new session link.";
   let session = null;
   let localStream = null;
@@ -292,13 +295,31 @@ export function connect({ role, video = {}, onEvent = () => {}, onState = () => 
     }
   }
 
+  let catalogue = null;
   const controller = {
     get session() { return session; },
-    /** Therapist only: ends the session for everyone. Throws ApiError on failure. */
+    /** Therapist only: ends the session for everyone; resolves to the gateway's answer
+     *  (with the session's "summary" when the analyzer left one). Throws ApiError on failure. */
     async endSession() {
       if (!session) throw new ApiError(0, "no_session", "Not connected to a session yet.");
-      await api(`/api/sessions/${encodeURIComponent(session.sid)}/end`, token, { method: "POST" });
+      const reply = await api(`/api/sessions/${encodeURIComponent(session.sid)}/end`, token, { method: "POST" });
       finish("ended", "The session has ended.");
+      return reply || {};
+    },
+    /** Sends a command to the session's analyzer: {command, exercise?, reps?, sets?, hold_s?}. */
+    async command(body) {
+      if (!session) throw new ApiError(0, "no_session", "Not connected to a session yet.");
+      return api(`/api/sessions/${encodeURIComponent(session.sid)}/commands`, token, { method: "POST", body });
+    },
+    /** The exercise catalogue as a Map name -> {title, instructions, reps, sets, hold_s, ...}. */
+    async exercises() {
+      if (!catalogue) {
+        catalogue = api("/api/exercises", token).then(
+          (data) => new Map(data.exercises.map((e) => [e.name, e])),
+          (err) => { catalogue = null; throw err; },
+        );
+      }
+      return catalogue;
     },
     /** Unmutes the remote video after autoplay blocked sound; call from a click handler. */
     enableSound() {
@@ -322,4 +343,28 @@ export function connect({ role, video = {}, onEvent = () => {}, onState = () => 
     start();
   }
   return controller;
+}
+
+/** Records that the page rendered something (for tests and the cue-latency benchmark). */
+export function mark(what, data = {}) {
+  const marks = window.telerehab && window.telerehab.marks;
+  if (!marks) return;
+  marks.push({ what, at: performance.now(), ...data });
+  if (marks.length > 500) marks.shift();
+}
+
+/** Human names of the exercise phases (Feedback.exercise.phase). */
+export const PHASES = {
+  rest: "Relax",
+  move: "Move slowly",
+  hold: "Hold",
+  release: "Let go slowly",
+  set_rest: "Rest before the next set",
+  done: "Finished. Well done!",
+};
+
+/** Seconds left in the hold, or null outside a hold. */
+export function holdLeft(ex) {
+  if (!ex || ex.phase !== "hold") return null;
+  return Math.max(0, (ex.hold_target_s || 0) - (ex.hold_s || 0));
 }
