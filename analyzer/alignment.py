@@ -10,10 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from analyzer.face_points import STABLE_POINTS
 from analyzer.landmarks import FloatArray
-
-# Canthi, nose bridge, forehead, temples: stable under brow, eye and mouth movement.
-STABLE_POINTS: tuple[int, ...] = (33, 133, 362, 263, 168, 6, 197, 195, 9, 8, 10, 151, 127, 356, 234, 454)
 
 
 def similarity(

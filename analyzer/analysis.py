@@ -1,40 +1,63 @@
-"""One session's analysis state: calibration, baseline, smoothing, frame → feedback.
+"""One session's analysis: frame gating, calibration, then the engine; frame → feedback.
 
 ``SessionAnalysis.process`` is CPU work (JPEG decode, FaceMesh, numpy); the runner
 calls it in the worker's analysis thread, never on the event loop. Frames of one
-session are processed in order, one at a time.
+session are processed in order, one at a time. ``analyse_image`` is the same path for
+an already decoded image (the offline ``telerehab analyze`` command uses it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from analyzer.alignment import align
 from analyzer.baseline import Baseline, Calibration
+from analyzer.cues import (
+    CUE_CALIBRATE,
+    CUE_NO_FACE,
+    GateLimits,
+    brightness_cue,
+    framing_cue,
+    pose_cue,
+)
+from analyzer.engine import EngineConfig, FaceEngine
+from analyzer.exercise import ExerciseRecord
 from analyzer.frames import BadFrame, decode_frame
-from analyzer.landmarks import N_POINTS, Landmarker
-from analyzer.metrics import REGIONS, inter_pupil_distance, measure, symmetry
+from analyzer.landmarks import N_POINTS, Landmarker, Landmarks
+from analyzer.metrics import inter_pupil_distance
 from analyzer.pose import head_pose
-from shared.messages import Checkpoint, Feedback, FeedbackStatus, Frame, Pose, RegionMeasure, Sides, now_ms
+from shared.exercises import CatalogueError
+from shared.messages import (
+    Checkpoint,
+    Command,
+    Feedback,
+    FeedbackStatus,
+    Frame,
+    Pose,
+    SessionSummary,
+    now_ms,
+)
 
-CUE_CALIBRATE = "Relax your face and look at the camera"
-CUE_NO_FACE = "We cannot see your face: move into the middle of the picture"
-CUE_FACE_CAMERA = "Face the camera"
-CUE_CLOSER = "Move a little closer to the camera"
-CUE_LIGHT = "Move into the light"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class AnalysisConfig:
     calibration_frames: int = 20  # ~1.3 s at 15 fps
-    max_yaw_deg: float = 20.0
-    max_pitch_deg: float = 20.0
-    max_roll_deg: float = 25.0
-    min_face_fraction: float = 0.12  # inter-pupil distance / image width
-    min_brightness: float = 40.0  # mean luma 0..255
-    noise_floor_mm: float = 1.5  # FaceMesh brow points jitter ~1 mm under head motion
-    ema_alpha: float = 0.5
+    gates: GateLimits = field(default_factory=GateLimits)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     max_frame_bytes: int = 1_000_000
+
+
+def outside_fraction(landmarks: Landmarks) -> float:
+    """Share of landmarks outside the image: the face is partly out of frame."""
+    p = landmarks.points
+    out = (p[:, 0] < 0) | (p[:, 0] >= landmarks.width) | (p[:, 1] < 0) | (p[:, 1] >= landmarks.height)
+    return float(out.mean())
 
 
 class SessionAnalysis:
@@ -52,16 +75,150 @@ class SessionAnalysis:
         self.config = config or AnalysisConfig()
         self.calibration = Calibration(self.config.calibration_frames)
         self.baseline: Baseline | None = None
+        self.engine: FaceEngine | None = None
         self.last_seq = -1
-        self._ema: dict[str, dict[str, float]] = {}
+        self.frames = 0  # frames measured against the baseline
+        self.commands_id = "0-0"  # the last command applied (commands stream id)
+        self._pending: list[Command] = []  # commands that arrived before calibration
+        self._carry_records: dict[str, ExerciseRecord] = {}  # kept across a recalibration
         if checkpoint is not None:
             self.baseline = Baseline.from_bytes(
                 checkpoint.baseline, checkpoint.baseline_points, checkpoint.iris_mm_per_unit
             )
             self.last_seq = checkpoint.seq
+            self.commands_id = checkpoint.commands_id
+            self.engine = FaceEngine(self.baseline, self.config.engine)
+            if checkpoint.engine:
+                try:
+                    self.engine.restore(checkpoint.engine)
+                except (ValueError, CatalogueError) as exc:
+                    log.warning("session %s: exercise progress not restored: %s", sid, exc)
+            if checkpoint.summary is not None:
+                self.frames = checkpoint.summary.frames
+
+    # -- commands ---------------------------------------------------------------------
+    def apply(self, command: Command, command_id: str) -> None:
+        """Apply a command from the session's commands stream (in stream order)."""
+        self.commands_id = command_id
+        if command.command == "recalibrate":
+            records = self.engine.records if self.engine else {}
+            self.calibration = Calibration(self.config.calibration_frames)
+            self.baseline = None
+            self.engine = None
+            self._carry_records = records
+            return
+        if self.engine is None:
+            self._pending.append(command)
+            return
+        try:
+            self.engine.apply(command)
+        except CatalogueError as exc:
+            log.warning("session %s: command %s ignored: %s", self.sid, command.command, exc)
+
+    # -- per frame --------------------------------------------------------------------
+    def process(self, frame: Frame, dropped: int = 0) -> Feedback:
+        try:
+            image = decode_frame(frame, self.config.max_frame_bytes)
+        except BadFrame:
+            self.last_seq = frame.seq
+            return self._feedback(frame.seq, frame.captured_ms, "bad_frame", False, dropped=dropped)
+        return self.analyse_image(image, frame.seq, frame.captured_ms, dropped)
+
+    def analyse_image(
+        self, image: npt.NDArray[np.uint8], seq: int, captured_ms: int, dropped: int = 0
+    ) -> Feedback:
+        self.last_seq = seq
+        gates = self.config.gates
+
+        def gated(status: FeedbackStatus, face: bool, cue: str, pose: Pose | None = None) -> Feedback:
+            return self._feedback(seq, captured_ms, status, face, pose=pose, cues=[cue], dropped=dropped)
+
+        dark = brightness_cue(float(image[::4, ::4].mean()), gates)  # a subsample is plenty
+        if dark:
+            return gated("no_face", False, dark)
+        landmarks = self.landmarker.detect(image)
+        if landmarks is None:
+            return gated("no_face", False, CUE_NO_FACE)
+        points = landmarks.points
+        pose = head_pose(points)
+        bad = pose_cue(pose, gates) or framing_cue(
+            inter_pupil_distance(points) / landmarks.width, outside_fraction(landmarks), gates
+        )
+        if bad:
+            return gated("bad_pose", True, bad, pose)
+        if self.baseline is None or self.engine is None:
+            self.baseline = self.calibration.add(points)
+            if self.baseline is None:
+                return gated("calibrating", True, CUE_CALIBRATE, pose)
+            self._start_engine(self.baseline)
+            return gated("calibrating", True, CUE_CALIBRATE, pose)
+
+        assert self.engine is not None
+        self.frames += 1
+        result = self.engine.step(align(points, self.baseline.points), captured_ms / 1000.0)
+        return Feedback(
+            sid=self.sid,
+            seq=seq,
+            captured_ms=captured_ms,
+            analysed_ms=now_ms(),
+            worker=self.worker,
+            status="tracking",
+            face=True,
+            calibration=1.0,
+            pose=pose,
+            eye_aperture=result.eye_aperture,
+            regions=result.regions,
+            cues=result.cues,
+            dropped=dropped,
+            exercise=result.exercise,
+            synkinesis=result.synkinesis,
+            resting=self.engine.resting,
+            assessment=result.assessment,
+        )
+
+    def _start_engine(self, baseline: Baseline) -> None:
+        self.engine = FaceEngine(baseline, self.config.engine)
+        self.engine.records = self._carry_records
+        pending, self._pending = self._pending, []
+        for command in pending:
+            try:
+                self.engine.apply(command)
+            except CatalogueError as exc:
+                log.warning("session %s: command %s ignored: %s", self.sid, command.command, exc)
+
+    def _feedback(
+        self,
+        seq: int,
+        captured_ms: int,
+        status: FeedbackStatus,
+        face: bool,
+        *,
+        pose: Pose | None = None,
+        cues: list[str] | None = None,
+        dropped: int = 0,
+    ) -> Feedback:
+        return Feedback(
+            sid=self.sid,
+            seq=seq,
+            captured_ms=captured_ms,
+            analysed_ms=now_ms(),
+            worker=self.worker,
+            status=status,
+            face=face,
+            calibration=1.0 if self.baseline else self.calibration.progress,
+            pose=pose,
+            cues=cues or [],
+            dropped=dropped,
+        )
+
+    # -- checkpoint -------------------------------------------------------------------
+    def summary(self) -> SessionSummary:
+        if self.engine is None:
+            return SessionSummary(sid=self.sid, frames=self.frames)
+        return self.engine.summary(self.sid, self.frames)
 
     def checkpoint(self) -> Checkpoint | None:
-        if self.baseline is None:
+        if self.baseline is None or self.engine is None:
             return None
         return Checkpoint(
             sid=self.sid,
@@ -70,91 +227,10 @@ class SessionAnalysis:
             baseline_points=N_POINTS,
             iris_mm_per_unit=self.baseline.mm_per_unit,
             worker=self.worker,
+            commands_id=self.commands_id,
+            engine=self.engine.to_bytes(),
+            summary=self.summary(),
         )
 
     def close(self) -> None:
         self.landmarker.close()
-
-    def process(self, frame: Frame, dropped: int = 0) -> Feedback:
-        self.last_seq = frame.seq
-
-        def result(
-            status: FeedbackStatus,
-            face: bool,
-            *,
-            pose: Pose | None = None,
-            cues: list[str] | None = None,
-            eye: Sides | None = None,
-            regions: dict[str, RegionMeasure] | None = None,
-        ) -> Feedback:
-            return Feedback(
-                sid=self.sid,
-                seq=frame.seq,
-                captured_ms=frame.captured_ms,
-                analysed_ms=now_ms(),
-                worker=self.worker,
-                status=status,
-                face=face,
-                calibration=1.0 if self.baseline else self.calibration.progress,
-                pose=pose,
-                eye_aperture=eye,
-                regions=regions or {},
-                cues=cues or [],
-                dropped=dropped,
-            )
-
-        try:
-            image = decode_frame(frame, self.config.max_frame_bytes)
-        except BadFrame:
-            return result("bad_frame", False)
-        if float(image[::4, ::4].mean()) < self.config.min_brightness:  # a subsample is plenty
-            return result("no_face", False, cues=[CUE_LIGHT])
-        landmarks = self.landmarker.detect(image)
-        if landmarks is None:
-            return result("no_face", False, cues=[CUE_NO_FACE])
-
-        points = landmarks.points
-        pose = head_pose(points)
-        cues = self._gate(pose, inter_pupil_distance(points) / landmarks.width)
-        if cues:
-            return result("bad_pose", True, pose=pose, cues=cues)
-        if self.baseline is None:
-            self.baseline = self.calibration.add(points)
-            return result("calibrating", True, pose=pose, cues=[CUE_CALIBRATE])
-
-        aligned = align(points, self.baseline.points)
-        measures = measure(
-            aligned, self.baseline.points, self.baseline.mm_per_unit, self.baseline.eye_apertures
-        )
-        regions: dict[str, RegionMeasure] = {}
-        for region in REGIONS:
-            left = self._smooth(region, "left", measures.excursion[region]["left"])
-            right = self._smooth(region, "right", measures.excursion[region]["right"])
-            index, weaker = symmetry(left, right, self.config.noise_floor_mm)
-            regions[region] = RegionMeasure(
-                excursion=Sides(left=round(left, 2), right=round(right, 2)),
-                symmetry=None if index is None else round(index, 3),
-                weaker=weaker,
-            )
-        ratio = measures.eye_aperture_ratio
-        eye = Sides(left=round(ratio["left"], 3), right=round(ratio["right"], 3))
-        return result("tracking", True, pose=pose, eye=eye, regions=regions)
-
-    def _gate(self, pose: Pose, face_fraction: float) -> list[str]:
-        c = self.config
-        if (
-            abs(pose.yaw) > c.max_yaw_deg
-            or abs(pose.pitch) > c.max_pitch_deg
-            or abs(pose.roll) > c.max_roll_deg
-        ):
-            return [CUE_FACE_CAMERA]
-        if face_fraction < c.min_face_fraction:
-            return [CUE_CLOSER]
-        return []
-
-    def _smooth(self, region: str, side: str, value: float) -> float:
-        """Short exponential moving average, so a still face gives steady numbers."""
-        prev = self._ema.setdefault(region, {}).get(side)
-        out = value if prev is None else prev + self.config.ema_alpha * (value - prev)
-        self._ema[region][side] = out
-        return out

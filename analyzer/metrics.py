@@ -2,36 +2,61 @@
 
 Sides are the patient's anatomical sides (MediaPipe's "left" is the subject's left):
 in an unmirrored camera image the patient's right side appears on the image's left.
+
+Directions are taken in the neutral face's own frame: the *across* axis runs along the
+eye line (canthus to canthus, towards the patient's left) and the *down* axis is
+perpendicular to it. So "up" means up the face even when the head is tilted, and
+"out" means away from the midline on that side.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from analyzer.face_points import (
+    BROW,
+    CANTHI,
+    CHEEK,
+    EYELIDS,
+    IRIS_CENTRES,
+    IRIS_EDGES,
+    LIP_EDGES,
+    MOUTH_CORNER,
+    NASAL_ALA,
+    SIDES,
+    Side,
+)
 from analyzer.landmarks import FloatArray
 
-Side = Literal["left", "right"]
-SIDES: tuple[Side, Side] = ("left", "right")
+__all__ = [
+    "BROW",
+    "MOUTH_CORNER",
+    "EYELIDS",
+    "SIDES",
+    "Side",
+    "IRIS_DIAMETER_MM",
+    "REGIONS",
+    "FEATURES",
+    "FaceAxes",
+    "FaceMeasures",
+    "face_axes",
+    "mm_per_unit",
+    "inter_pupil_distance",
+    "eye_apertures",
+    "measure",
+    "symmetry",
+]
 
 IRIS_DIAMETER_MM = 11.7  # nearly constant across adults; gives millimetres (as Emotrics does)
 
-# Landmark indices per region and side.
-BROW: dict[Side, tuple[int, ...]] = {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)}
-MOUTH_CORNER: dict[Side, tuple[int, ...]] = {"right": (61,), "left": (291,)}
-# (upper lid, lower lid) pairs across the palpebral fissure.
-EYELIDS: dict[Side, tuple[tuple[int, int], ...]] = {
-    "right": ((159, 145), (158, 153), (160, 144)),
-    "left": ((386, 374), (385, 380), (387, 373)),
-}
-# Iris edge pairs (horizontal and vertical) for the refined iris landmarks.
-IRIS_EDGES: tuple[tuple[int, int], ...] = ((469, 471), (470, 472), (474, 476), (475, 477))
-IRIS_CENTRES: dict[Side, int] = {"right": 468, "left": 473}
-
-REGIONS = ("brow", "eye", "mouth")
+# Regions shown live, each with a generic per-side excursion (how far it moved, in mm).
+REGIONS = ("brow", "eye", "mouth", "nose")
+# Direction-specific per-side measures the exercises use (shared.exercises.MEASURES).
+FEATURES = ("brow_lift", "eye_closure", "smile", "pucker", "snarl", "cheek_puff", "lip_press")
 
 
 def mm_per_unit(points: FloatArray) -> float:
@@ -45,13 +70,56 @@ def inter_pupil_distance(points: FloatArray) -> float:
     return float(np.linalg.norm(points[IRIS_CENTRES["left"], :2] - points[IRIS_CENTRES["right"], :2]))
 
 
-# Index arrays for vectorised measuring: one numpy call per region for both sides.
+@dataclass(frozen=True, slots=True)
+class FaceAxes:
+    """The neutral face's own frame: origin between the eyes, unit across and down axes."""
+
+    origin: npt.NDArray[np.float64]
+    across: npt.NDArray[np.float64]  # towards the patient's left
+    down: npt.NDArray[np.float64]
+
+    def to_face(self, xy: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+        """(n, 2) image coordinates → (n, 2) (across, down) face coordinates."""
+        rel = xy.astype(np.float64) - self.origin
+        return np.stack([rel @ self.across, rel @ self.down], axis=1)
+
+
+def face_axes(neutral: FloatArray) -> FaceAxes:
+    right = neutral[list(CANTHI["right"]), :2].astype(np.float64).mean(axis=0)
+    left = neutral[list(CANTHI["left"]), :2].astype(np.float64).mean(axis=0)
+    across = left - right
+    norm = float(np.linalg.norm(across))
+    across = across / norm if norm > 0 else np.array([1.0, 0.0])
+    # Image y points down; rotating "across" by +90° gives the face's down direction
+    # (for a mirror image, across flips and so does down's handedness: still down).
+    down = np.array([-across[1], across[0]])
+    if down[1] < 0:
+        down = -down
+    return FaceAxes(origin=(left + right) / 2, across=across, down=down)
+
+
+# Index arrays for vectorised measuring.
 _LID_UPPER = np.array([u for side in SIDES for u, _ in EYELIDS[side]])
 _LID_LOWER = np.array([lo for side in SIDES for _, lo in EYELIDS[side]])
-_REGION_POINTS = {
-    "brow": (np.array(BROW["left"]), np.array(BROW["right"])),
-    "mouth": (np.array(MOUTH_CORNER["left"]), np.array(MOUTH_CORNER["right"])),
+_LIP_UPPER = np.array([LIP_EDGES[side][0] for side in SIDES])
+_LIP_LOWER = np.array([LIP_EDGES[side][1] for side in SIDES])
+
+# Every point whose displacement a feature reads, and where each group sits in that array.
+_GROUPS: dict[str, dict[Side, tuple[int, ...]]] = {
+    "brow": BROW,
+    "mouth": MOUTH_CORNER,
+    "nose": NASAL_ALA,
+    "cheek": CHEEK,
 }
+_MOVED: list[int] = []
+_SLICES: dict[tuple[str, Side], slice] = {}
+for _group, _sides in _GROUPS.items():
+    for _side in SIDES:
+        _SLICES[(_group, _side)] = slice(len(_MOVED), len(_MOVED) + len(_sides[_side]))
+        _MOVED.extend(_sides[_side])
+_MOVED_IDX = np.array(_MOVED)
+_OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}  # "across" points to the patient's left
+_SMILE_DIR = 1 / np.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
 
 
 def eye_apertures(points: FloatArray) -> tuple[float, float]:
@@ -61,50 +129,84 @@ def eye_apertures(points: FloatArray) -> tuple[float, float]:
     return float(per_pair[0]), float(per_pair[1])
 
 
-def _displacement(points: FloatArray, neutral: FloatArray, idx: npt.NDArray[np.intp]) -> float:
-    """Mean in-plane distance the given points moved from neutral."""
-    diff = points[idx, :2] - neutral[idx, :2]
-    return float(np.sqrt((diff * diff).sum(axis=1)).mean())
+def lip_heights(points: FloatArray) -> tuple[float, float]:
+    """(left, right) upper-to-lower lip outer edge distance, in landmark units."""
+    gap = points[_LIP_UPPER, :2] - points[_LIP_LOWER, :2]
+    h = np.sqrt((gap * gap).sum(axis=1))
+    return float(h[0]), float(h[1])
 
 
 @dataclass(frozen=True, slots=True)
 class FaceMeasures:
-    """Excursion from neutral per region and side (mm), plus eye aperture ratios."""
+    """One frame's measures against the neutral face.
+
+    ``excursion``: per region and side, how far it moved (mm, any direction).
+    ``features``: per exercise measure and side, movement in that measure's direction
+    (mm; ``eye_closure`` is the fraction of the neutral lid gap lost, negative when the
+    eye opens wider). ``eye_aperture_ratio``: lid gap as a fraction of neutral.
+    """
 
     excursion: dict[str, dict[Side, float]]
+    features: dict[str, dict[Side, float]]
     eye_aperture_ratio: dict[Side, float]
 
 
 def measure(
-    aligned: FloatArray, neutral: FloatArray, mm: float, neutral_apertures: tuple[float, float] | None = None
+    aligned: FloatArray,
+    neutral: FloatArray,
+    mm: float,
+    neutral_apertures: tuple[float, float] | None = None,
+    axes: FaceAxes | None = None,
 ) -> FaceMeasures:
     """Measures of a face already aligned to the ``neutral`` baseline.
 
-    ``neutral_apertures`` (from ``eye_apertures(neutral)``) may be passed to save
-    recomputing it on every frame.
+    ``neutral_apertures`` and ``axes`` (from ``eye_apertures(neutral)`` and
+    ``face_axes(neutral)``) may be passed to save recomputing them on every frame.
     """
     rest = neutral_apertures or eye_apertures(neutral)
+    axes = axes or face_axes(neutral)
     now = eye_apertures(aligned)
-    excursion: dict[str, dict[Side, float]] = {}
-    for region, (left_idx, right_idx) in _REGION_POINTS.items():
-        excursion[region] = {
-            "left": _displacement(aligned, neutral, left_idx) * mm,
-            "right": _displacement(aligned, neutral, right_idx) * mm,
-        }
-    excursion["eye"] = {"left": abs(rest[0] - now[0]) * mm, "right": abs(rest[1] - now[1]) * mm}
+    diff = (aligned[_MOVED_IDX, :2] - neutral[_MOVED_IDX, :2]).astype(np.float64) * mm
+    across = diff @ axes.across
+    down = diff @ axes.down
+    dist = np.sqrt((diff * diff).sum(axis=1))
+    lips_rest = lip_heights(neutral)
+    lips_now = lip_heights(aligned)
+
+    excursion: dict[str, dict[Side, float]] = {region: {} for region in REGIONS}
+    features: dict[str, dict[Side, float]] = {feature: {} for feature in FEATURES}
+    for i, side in enumerate(SIDES):
+        out = _OUT_SIGN[side]
+        brow, mouth = _SLICES[("brow", side)], _SLICES[("mouth", side)]
+        nose, cheek = _SLICES[("nose", side)], _SLICES[("cheek", side)]
+        excursion["brow"][side] = float(dist[brow].mean())
+        excursion["mouth"][side] = float(dist[mouth].mean())
+        excursion["nose"][side] = float(dist[nose].mean())
+        excursion["eye"][side] = abs(rest[i] - now[i]) * mm
+        mouth_out = float(across[mouth].mean()) * out
+        mouth_up = -float(down[mouth].mean())
+        features["brow_lift"][side] = -float(down[brow].mean())
+        features["eye_closure"][side] = 1.0 - now[i] / rest[i] if rest[i] > 0 else 0.0
+        features["smile"][side] = (mouth_out + mouth_up) * _SMILE_DIR
+        features["pucker"][side] = -mouth_out
+        features["snarl"][side] = -float(down[nose].mean())
+        features["cheek_puff"][side] = float(across[cheek].mean()) * out
+        features["lip_press"][side] = (lips_rest[i] - lips_now[i]) * mm
     ratio: dict[Side, float] = {
         "left": now[0] / rest[0] if rest[0] > 0 else 1.0,
         "right": now[1] / rest[1] if rest[1] > 0 else 1.0,
     }
-    return FaceMeasures(excursion=excursion, eye_aperture_ratio=ratio)
+    return FaceMeasures(excursion=excursion, features=features, eye_aperture_ratio=ratio)
 
 
 def symmetry(left: float, right: float, noise_floor: float) -> tuple[float | None, Side | None]:
     """Symmetry index min/max (1 = symmetric) and the side that moves less.
 
     Below the noise floor the region is at rest: no index, so a still face cannot
-    flicker between 'symmetric' and 'asymmetric'.
+    flicker between 'symmetric' and 'asymmetric'. Movement against the intended
+    direction (a negative amount) counts as none.
     """
+    left, right = max(left, 0.0), max(right, 0.0)
     high = max(left, right)
     if high < noise_floor:
         return None, None

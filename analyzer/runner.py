@@ -21,13 +21,16 @@ from shared import codec
 from shared.codec import CodecError
 from shared.connections import REDIS_DOWN, Backoff
 from shared.keys import Keys
-from shared.messages import Frame, now_ms
+from shared.messages import Command, Frame, now_ms
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000
 CHECKPOINT_EVERY_S = 5.0  # also keeps the checkpoint key's TTL fresh
+# After a counted repetition or a command, save sooner (the session's summary lives in
+# the checkpoint), but not more than once a second.
+CHECKPOINT_CHANGED_S = 1.0
 
 
 class RunnerExit(enum.Enum):
@@ -58,9 +61,12 @@ class SessionRunner:
         self.dropped = 0
         self.bad = 0
         self._checkpoint_at: float | None = None  # monotonic time of the last save
+        self._changed = False  # progress worth saving soon (a rep, a command)
+        self._attempts = 0
 
     async def run(self) -> RunnerExit:
         frames_key = self._keys.session_frames(self.sid)
+        commands_key = self._keys.session_commands(self.sid)
         last_id: bytes | str = "0-0"
         last_frame_at = time.monotonic()
         backoff = Backoff()
@@ -68,7 +74,10 @@ class SessionRunner:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                reply: Any = await self._redis.xread({frames_key: last_id}, block=READ_BLOCK_MS)
+                # One read for both streams: commands cost no extra round trip.
+                reply: Any = await self._redis.xread(
+                    {frames_key: last_id, commands_key: self.analysis.commands_id}, block=READ_BLOCK_MS
+                )
             except REDIS_DOWN as exc:
                 log.warning("session %s: redis unavailable (%s); retrying", self.sid, exc)
                 await backoff.wait()
@@ -78,7 +87,12 @@ class SessionRunner:
                 if time.monotonic() - last_frame_at > self._settings.session_idle_ttl_s:
                     return RunnerExit.IDLE
                 continue
-            entries = reply[0][1]
+            streams = {_text(key): entries for key, entries in reply}
+            for command_id, fields in streams.get(commands_key, []):
+                self._apply(_text(command_id), fields)
+            entries = streams.get(frames_key)
+            if not entries:
+                continue
             last_id = entries[-1][0]
             last_frame_at = time.monotonic()
             skipped = len(entries) - 1
@@ -112,13 +126,32 @@ class SessionRunner:
                 return RunnerExit.ENDED
             if result is LeaseResult.HELD_ELSEWHERE:
                 return RunnerExit.LOST
+            if feedback.exercise is not None and feedback.exercise.attempts != self._attempts:
+                self._attempts = feedback.exercise.attempts
+                self._changed = True
+            if feedback.assessment is not None and feedback.assessment.estimate is not None:
+                self._changed = True
             now = time.monotonic()
-            if (
-                self.analysis.baseline is not None
-                and (self._checkpoint_at is None or now - self._checkpoint_at > CHECKPOINT_EVERY_S)
-                and await self.save_checkpoint()
-            ):
+            since = None if self._checkpoint_at is None else now - self._checkpoint_at
+            due = since is None or since > (CHECKPOINT_CHANGED_S if self._changed else CHECKPOINT_EVERY_S)
+            if self.analysis.baseline is not None and due and await self.save_checkpoint():
                 self._checkpoint_at = now
+                self._changed = False
+
+    def _apply(self, command_id: str, fields: Any) -> None:
+        """Apply one command from the session's commands stream; bad ones are skipped."""
+        try:
+            command = codec.decode(fields.get(b"m", b""), Command)
+        except CodecError as exc:
+            log.warning("session %s: skipped an unreadable command: %s", self.sid, exc)
+            self.analysis.commands_id = command_id
+            return
+        if command.sid != self.sid:
+            log.warning("session %s: skipped a command addressed to another session", self.sid)
+            self.analysis.commands_id = command_id
+            return
+        self.analysis.apply(command, command_id)
+        self._changed = True
 
     def _decode(self, fields: Any) -> Frame | None:
         try:
@@ -157,3 +190,7 @@ class SessionRunner:
             log.warning("session %s: checkpoint not saved, redis unavailable (%s)", self.sid, exc)
             return False
         return result is LeaseResult.OK
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -16,6 +16,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.room import Room
 from gateway.sessions import SessionStore
 from shared.keys import Keys
+from shared.messages import SessionSummary
 from shared.settings import Settings
 from shared.tasks import cancel_and_wait
 
@@ -54,13 +55,15 @@ class RoomRegistry:
             self.rooms[sid] = room
             return room
 
-    async def end(self, sid: str) -> None:
-        """End a session: close its room here and delete its keys everywhere."""
+    async def end(self, sid: str) -> SessionSummary | None:
+        """End a session: close its room here and delete its keys everywhere; returns
+        the analyzer's summary of it (no frames, only figures)."""
         room = self.rooms.pop(sid, None)
         if room is not None:
             await self._close(room, ended=True)
-        await self.store.end(sid, self._settings.token_ttl_s)
+        summary = await self.store.end(sid, self._settings.token_ttl_s)
         log.info("session %s ended", sid)
+        return summary
 
     async def _reap(self) -> None:
         """Close rooms that were ended elsewhere or stayed empty for the idle TTL."""

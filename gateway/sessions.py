@@ -7,6 +7,7 @@ restart (meta gone, no tombstone) can be told apart from one that was ended on p
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -14,8 +15,11 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from shared import codec
+from shared.codec import CodecError
 from shared.keys import SESSIONS_STREAM_MAXLEN, Keys
-from shared.messages import SessionEntry, now_ms
+from shared.messages import Checkpoint, SessionEntry, SessionSummary, now_ms
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,19 @@ class SessionStore:
             self._keys.sessions(), {"m": codec.encode(entry)}, maxlen=SESSIONS_STREAM_MAXLEN, approximate=True
         )
 
-    async def end(self, sid: str, tombstone_ttl_s: int) -> None:
-        """Delete every key of the session (frames, feedback, state, lease, meta)."""
+    async def end(self, sid: str, tombstone_ttl_s: int) -> SessionSummary | None:
+        """Delete every key of the session (frames, feedback, state, lease, meta) and
+        return the analyzer's summary from its last checkpoint, read in the same
+        transaction (None when the analyzer never calibrated)."""
         async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._keys.session_state(sid))
             pipe.delete(*self._keys.session_keys(sid))
             pipe.set(self._keys.session_ended(sid), b"1", ex=max(1, tombstone_ttl_s))
-            await pipe.execute()
+            state, *_ = await pipe.execute()
+        if not state:
+            return None
+        try:
+            return codec.decode(state, Checkpoint).summary
+        except CodecError as exc:
+            log.warning("session %s: checkpoint unreadable at end, no summary: %s", sid, exc)
+            return None

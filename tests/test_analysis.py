@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from analyzer.alignment import align
-from analyzer.analysis import CUE_FACE_CAMERA, SessionAnalysis
+from analyzer.analysis import SessionAnalysis
+from analyzer.cues import CUE_FACE_CAMERA
 from analyzer.frames import encode_jpeg
 from analyzer.landmarks import FaceMeshLandmarker
 from analyzer.metrics import measure, mm_per_unit

@@ -1,0 +1,237 @@
+"""The facial analysis engine: one calibrated face's frames → measures, exercise state,
+synkinesis, guided assessment and the session's summary.
+
+Pure computation on aligned landmarks and the frame's time; no I/O. The live worker
+(``analyzer.analysis``) and the offline ``telerehab analyze`` command both drive it,
+so a video file and a live session are measured by the same code.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+import msgspec
+
+from analyzer.assessment import GuidedAssessment
+from analyzer.baseline import Baseline
+from analyzer.cues import prioritise
+from analyzer.exercise import ExerciseRecord, ExerciseTracker, TrackerSnapshot
+from analyzer.landmarks import FloatArray
+from analyzer.metrics import FEATURES, REGIONS, SIDES, Side, face_axes, measure, symmetry
+from analyzer.resting import resting_asymmetry
+from analyzer.synkinesis import SynkinesisLimits, detect
+from shared.exercises import ExerciseSpec, get_exercise, load_catalogue
+from shared.messages import (
+    AssessmentState,
+    Command,
+    ExerciseState,
+    ExerciseSummary,
+    RegionMeasure,
+    Resting,
+    SessionSummary,
+    Sides,
+    SunnybrookEstimate,
+    Synkinesis,
+)
+
+Features = dict[str, dict[Side, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    noise_floor_mm: float = 1.5  # FaceMesh brow points jitter ~1 mm under head motion
+    noise_floor_fraction: float = 0.08  # eye closure, as a fraction of the neutral opening
+    ema_alpha: float = 0.5  # at 15 fps: ~0.1 s time constant, steady but not sluggish
+    synkinesis: SynkinesisLimits = field(default_factory=SynkinesisLimits)
+
+    def floor(self, unit: str) -> float:
+        return self.noise_floor_mm if unit == "mm" else self.noise_floor_fraction
+
+
+@dataclass(frozen=True, slots=True)
+class EngineFrame:
+    """What one frame produced (smoothed)."""
+
+    regions: dict[str, RegionMeasure]
+    eye_aperture: Sides
+    features: Features
+    exercise: ExerciseState | None
+    synkinesis: Synkinesis | None
+    assessment: AssessmentState | None
+    cues: list[str]
+
+
+class EngineState(msgspec.Struct):
+    """The engine's part of a checkpoint: enough to resume counting elsewhere."""
+
+    records: dict[str, ExerciseRecord] = msgspec.field(default_factory=dict)
+    exercise: TrackerSnapshot | None = None
+    estimate: SunnybrookEstimate | None = None
+
+
+_state_encoder = msgspec.msgpack.Encoder()
+_state_decoder = msgspec.msgpack.Decoder(EngineState)
+
+
+class FaceEngine:
+    def __init__(self, baseline: Baseline, config: EngineConfig | None = None) -> None:
+        self.baseline = baseline
+        self.config = config or EngineConfig()
+        self.axes = face_axes(baseline.points)
+        self.resting: Resting = resting_asymmetry(baseline.points, baseline.mm_per_unit, self.axes)
+        self.records: dict[str, ExerciseRecord] = {}
+        self.tracker: ExerciseTracker | None = None
+        self.observers: list[ExerciseTracker] = []  # offline: every exercise, to find which was done
+        self.peaks: dict[str, float] = {}  # observers' peak amount, per exercise
+        self.assessment: GuidedAssessment | None = None
+        self.estimate: SunnybrookEstimate | None = None
+        self._assessment_pending = False
+        self._ema: dict[tuple[str, str], float] = {}
+
+    # -- control ----------------------------------------------------------------------
+    def start_exercise(self, spec: ExerciseSpec) -> None:
+        self.assessment = None
+        record = self.records.setdefault(spec.name, ExerciseRecord(name=spec.name))
+        self.tracker = ExerciseTracker(spec, self.config.floor(spec.unit), record)
+
+    def stop(self) -> None:
+        self.tracker = None
+        self.assessment = None
+        self._assessment_pending = False
+
+    def start_assessment(self) -> None:
+        self.tracker = None
+        self._assessment_pending = True  # starts on the next frame, on that frame's clock
+
+    def apply(self, command: Command) -> None:
+        """Apply a therapist's command (unknown exercise names raise CatalogueError)."""
+        if command.command == "start_exercise":
+            spec = get_exercise(command.exercise or "")
+            self.start_exercise(spec.with_dose(reps=command.reps, sets=command.sets, hold_s=command.hold_s))
+        elif command.command == "start_assessment":
+            self.start_assessment()
+        elif command.command == "stop_exercise":
+            self.stop()
+
+    def observe_all(self) -> None:
+        """Offline, with no exercise named: count every catalogue exercise side by side."""
+        self.observers = [
+            ExerciseTracker(spec, self.config.floor(spec.unit), ExerciseRecord(name=spec.name))
+            for spec in load_catalogue().values()
+        ]
+
+    # -- per frame --------------------------------------------------------------------
+    def step(self, aligned: FloatArray, t: float) -> EngineFrame:
+        """One tracked frame, already aligned to the baseline, at time ``t`` seconds."""
+        b = self.baseline
+        raw = measure(aligned, b.points, b.mm_per_unit, b.eye_apertures, self.axes)
+        features = {f: {s: self._smooth(f, s, raw.features[f][s]) for s in SIDES} for f in FEATURES}
+        excursion = {r: {s: self._smooth(r + ":x", s, raw.excursion[r][s]) for s in SIDES} for r in REGIONS}
+
+        regions: dict[str, RegionMeasure] = {}
+        for region in REGIONS:
+            left, right = excursion[region]["left"], excursion[region]["right"]
+            index, weaker = symmetry(left, right, self.config.noise_floor_mm)
+            regions[region] = RegionMeasure(
+                excursion=Sides(left=round(left, 2), right=round(right, 2)),
+                symmetry=None if index is None else round(index, 3),
+                weaker=weaker,
+            )
+        synk = detect(
+            features,
+            excursion["mouth"],
+            regions["mouth"].weaker,
+            self.config.noise_floor_mm,
+            self.config.synkinesis,
+        )
+        cues: list[str] = []
+        exercise: ExerciseState | None = None
+        if self.tracker is not None:
+            exercise, cues = self.tracker.update(t, features, self._synkinesis_for(self.tracker, synk))
+        for observer in self.observers:
+            observer.update(t, features, self._synkinesis_for(observer, synk))
+            amount = max(features[observer.spec.measure].values()) / observer.spec.target
+            self.peaks[observer.spec.name] = max(self.peaks.get(observer.spec.name, 0.0), amount)
+
+        assessment: AssessmentState | None = None
+        if self._assessment_pending:
+            self._assessment_pending = False
+            self.assessment = GuidedAssessment(t, self.resting, self.config.noise_floor_mm)
+        if self.assessment is not None:
+            assessment = self.assessment.update(t, features, excursion["mouth"])
+            if assessment.estimate is not None:
+                self.estimate = assessment.estimate
+        if synk is not None and synk.alert and self.tracker is not None:
+            cues.extend(c.cue for c in self.tracker.spec.controls if c.region in ("eye", "mouth"))
+        ratio = raw.eye_aperture_ratio
+        return EngineFrame(
+            regions=regions,
+            eye_aperture=Sides(left=round(ratio["left"], 3), right=round(ratio["right"], 3)),
+            features=features,
+            exercise=exercise,
+            synkinesis=synk,
+            assessment=assessment,
+            cues=prioritise(cues),
+        )
+
+    @staticmethod
+    def _synkinesis_for(tracker: ExerciseTracker, synk: Synkinesis | None) -> float | None:
+        """The reading that belongs to this exercise: eye narrowing for mouth work,
+        mouth movement for brow and eye work."""
+        if synk is None:
+            return None
+        wanted = "ocular_oral" if tracker.spec.region in ("eye", "brow") else "oral_ocular"
+        return synk.index if synk.kind == wanted else None
+
+    def _smooth(self, name: str, side: str, value: float) -> float:
+        """Short exponential moving average, so a still face gives steady numbers."""
+        key = (name, side)
+        prev = self._ema.get(key)
+        out = value if prev is None else prev + self.config.ema_alpha * (value - prev)
+        self._ema[key] = out
+        return out
+
+    # -- checkpoint and summary -------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        return _state_encoder.encode(
+            EngineState(
+                records=self.records,
+                exercise=self.tracker.snapshot() if self.tracker else None,
+                estimate=self.estimate,
+            )
+        )
+
+    def restore(self, data: bytes) -> None:
+        """Resume from ``to_bytes`` output (a takeover); bad data raises ValueError."""
+        try:
+            state = _state_decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ValueError(f"engine checkpoint unreadable: {exc}") from None
+        self.records = state.records
+        self.estimate = state.estimate
+        if state.exercise is not None:
+            snap = state.exercise
+            record = self.records.setdefault(snap.name, ExerciseRecord(name=snap.name))
+            floor = self.config.floor(get_exercise(snap.name).unit)
+            self.tracker = ExerciseTracker.restore(snap, floor, record)
+
+    def summary(self, sid: str, frames: int) -> SessionSummary:
+        exercises = [exercise_summary(r) for r in self.records.values() if r.attempts or r.reps]
+        return SessionSummary(
+            sid=sid, frames=frames, exercises=exercises, resting=self.resting, assessment=self.estimate
+        )
+
+
+def exercise_summary(record: ExerciseRecord) -> ExerciseSummary:
+    synk = record.synkinesis_p90()
+    return ExerciseSummary(
+        name=record.name,
+        reps=record.reps,
+        attempts=record.attempts,
+        sets=record.sets,
+        mean_hold_s=round(record.hold_seconds / record.reps, 2) if record.reps else 0.0,
+        symmetry=round(statistics.median(record.symmetries), 3) if record.symmetries else None,
+        synkinesis=None if synk is None else round(synk, 3),
+        quality=round(record.reps / record.attempts, 3) if record.attempts else 0.0,
+    )

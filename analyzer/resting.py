@@ -1,0 +1,31 @@
+"""Resting asymmetry: how the two sides of the neutral face differ, in millimetres."""
+
+from __future__ import annotations
+
+from analyzer.face_points import BROW, CANTHI, MOUTH_CORNER
+from analyzer.landmarks import FloatArray
+from analyzer.metrics import FaceAxes, Side, eye_apertures
+from shared.messages import Resting
+
+
+def resting_asymmetry(neutral: FloatArray, mm: float, axes: FaceAxes) -> Resting:
+    """Left minus right: brow height above its eye, lid-to-lid opening, mouth corner
+    height (positive when the left corner sits higher). A drooping side shows as a lower
+    brow, a wider eye (the lower lid sags) and a lower mouth corner."""
+    down = axes.to_face(neutral[:, :2])[:, 1]
+
+    def eye_line(side: Side) -> float:
+        return float(down[list(CANTHI[side])].mean())
+
+    def brow_height(side: Side) -> float:
+        return eye_line(side) - float(down[list(BROW[side])].mean())
+
+    def corner_height(side: Side) -> float:
+        return -float(down[list(MOUTH_CORNER[side])].mean())
+
+    left_eye, right_eye = eye_apertures(neutral)
+    return Resting(
+        brow_mm=round((brow_height("left") - brow_height("right")) * mm, 2),
+        eye_mm=round((left_eye - right_eye) * mm, 2),
+        mouth_mm=round((corner_height("left") - corner_height("right")) * mm, 2),
+    )

@@ -1,0 +1,80 @@
+"""Synkinesis: one region moving involuntarily while another moves on purpose.
+
+Two patterns, compared side against side rather than in absolutes (a healthy eye
+narrows about 20 % in a big smile):
+
+- oral-ocular: during a mouth movement the affected eye narrows more than the healthy
+  one. Index = affected eye's closure (fraction of its neutral opening) minus the
+  healthy eye's, 0..1. When the affected side is not known, the larger of the two
+  differences counts and the side is the eye that narrowed more.
+- ocular-oral: during eye closure a mouth corner moves. Index = corner movement beyond
+  the noise floor / 6 mm, capped at 1 (6 mm is about half a healthy smile).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analyzer.metrics import Side
+from shared.messages import Synkinesis
+
+Features = dict[str, dict[Side, float]]
+
+OCULAR_ORAL_FULL_MM = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class SynkinesisLimits:
+    eye_closing: float = 0.4  # both eyes closed by this fraction: a voluntary eye closure
+    oral_ocular_alert: float = 0.15
+    ocular_oral_alert: float = 0.33  # 2 mm of corner movement beyond the noise floor
+
+
+def _other(side: Side) -> Side:
+    return "right" if side == "left" else "left"
+
+
+def oral_ocular(closure: dict[Side, float], affected: Side | None, limits: SynkinesisLimits) -> Synkinesis:
+    if affected is not None:
+        index = closure[affected] - closure[_other(affected)]
+        side: Side | None = affected
+    else:
+        side = "left" if closure["left"] >= closure["right"] else "right"
+        index = abs(closure["left"] - closure["right"])
+    index = min(1.0, max(0.0, index))
+    return Synkinesis(
+        kind="oral_ocular",
+        index=round(index, 3),
+        side=side if index > 0 else None,
+        alert=index >= limits.oral_ocular_alert,
+    )
+
+
+def ocular_oral(mouth_mm: dict[Side, float], noise_floor_mm: float, limits: SynkinesisLimits) -> Synkinesis:
+    side: Side = "left" if mouth_mm["left"] >= mouth_mm["right"] else "right"
+    index = min(1.0, max(0.0, mouth_mm[side] - noise_floor_mm) / OCULAR_ORAL_FULL_MM)
+    return Synkinesis(
+        kind="ocular_oral",
+        index=round(index, 3),
+        side=side if index > 0 else None,
+        alert=index >= limits.ocular_oral_alert,
+    )
+
+
+def detect(
+    features: Features,
+    mouth_excursion: dict[Side, float],
+    mouth_weaker: Side | None,
+    noise_floor_mm: float,
+    limits: SynkinesisLimits | None = None,
+) -> Synkinesis | None:
+    """The synkinesis reading of one frame, or None when neither the eyes nor the mouth
+    move on purpose. ``mouth_weaker`` (the side whose mouth moves less) stands for the
+    affected side of an oral-ocular reading."""
+    limits = limits or SynkinesisLimits()
+    closure = features["eye_closure"]
+    if min(closure.values()) >= limits.eye_closing:
+        return ocular_oral(mouth_excursion, noise_floor_mm, limits)
+    if max(mouth_excursion.values()) >= noise_floor_mm:
+        return oral_ocular(closure, mouth_weaker, limits)
+    return None
