@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
@@ -133,8 +134,10 @@ async def end_session(request: web.Request) -> web.Response:
     authenticate(request, ("therapist", "clinic"), sid=sid)
     if not valid_session_id(sid):
         raise NotFound("No such session.")
-    await request.app[registry_key].end(sid)
-    return web.json_response({"ended": True})
+    summary = await request.app[registry_key].end(sid)
+    return web.json_response(
+        {"ended": True, "summary": None if summary is None else msgspec.to_builtins(summary)}
+    )
 
 
 async def send_command(request: web.Request) -> web.Response:
