@@ -88,6 +88,7 @@ class FaceEngine:
         self.estimate: SunnybrookEstimate | None = None
         self._assessment_pending = False
         self._ema: dict[tuple[str, str], float] = {}
+        self.last_features: Features = {}
 
     # -- control ----------------------------------------------------------------------
     def start_exercise(self, spec: ExerciseSpec) -> None:
@@ -128,6 +129,7 @@ class FaceEngine:
         raw = measure(aligned, b.points, b.mm_per_unit, b.eye_apertures, self.axes)
         features = {f: {s: self._smooth(f, s, raw.features[f][s]) for s in SIDES} for f in FEATURES}
         excursion = {r: {s: self._smooth(r + ":x", s, raw.excursion[r][s]) for s in SIDES} for r in REGIONS}
+        self.last_features = features
 
         regions: dict[str, RegionMeasure] = {}
         for region in REGIONS:

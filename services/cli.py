@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -35,7 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     an.add_argument("--id", default=None, help="worker id (default host-pid-random)")
     sess = sub.add_parser("session", help="open a session on a running gateway and print its links")
     sess.add_argument("--ttl", type=int, default=None, help="seconds the links stay valid")
+    ana = sub.add_parser(
+        "analyze",
+        help="measure a recorded video with the live engine (start it with 1-2 s of a relaxed face)",
+    )
+    ana.add_argument("video", help="video file (anything FFmpeg reads: mp4, webm, mov, y4m...)")
+    ana.add_argument("--exercise", default=None, help="catalogue exercise name (default: detect it)")
+    ana.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     args = parser.parse_args(argv)
+    if args.command == "analyze":
+        return _analyze(args.video, args.exercise, args.json)
 
     _setup_logging(args.verbose)
     # Quiet TensorFlow Lite / absl start-up chatter in the analyzer's logs.
@@ -67,6 +77,30 @@ def main(argv: list[str] | None = None) -> int:
     from services.launcher import up as run_up
 
     return run_up(settings, workers=args.workers, demo=not args.no_demo)
+
+
+def _analyze(video: str, exercise: str | None, as_json: bool) -> int:
+    """Progress and errors go to stderr; the report (text or JSON) alone to stdout."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from pathlib import Path
+
+    from analyzer.offline import AnalyzeError, Progress, analyze, format_report
+    from shared.exercises import CatalogueError
+
+    try:
+        settings = Settings.from_env()
+        report = analyze(Path(video), exercise, max_side=settings.frame_max_side, progress=Progress)
+    except (AnalyzeError, CatalogueError, SettingsError) as exc:
+        print(f"telerehab analyze: {exc}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, AnalyzeError) else 2
+    if as_json:
+        json.dump(report, sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        print(format_report(report))
+    return 0
 
 
 if __name__ == "__main__":
