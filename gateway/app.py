@@ -27,6 +27,10 @@ def create_app(settings: Settings) -> web.Application:
     app[settings_key] = settings
     app.cleanup_ctx.append(_rooms)
     add_routes(app)
+    if settings.clinic_enabled:
+        from services.clinic.app import mount
+
+        mount(app, settings)  # the clinic's JSON API under /clinic (TELEREHAB_CLINIC=0: not here)
     return app
 
 

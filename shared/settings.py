@@ -58,10 +58,30 @@ class Settings:
     worker_max_sessions: int = 8
     analyzer_workers: int = 2
     session_idle_ttl_s: int = 120
+    # The clinic (services/clinic): mounted under /clinic in the gateway, or run alone.
+    state_dir: str = ".telerehab"
+    clinic_enabled: bool = True
+    clinic_port: int = 8081
+    gateway_url: str | None = None
+    clinic_max_body_bytes: int = 65_536
+    clinic_login_ttl_s: int = 12 * 3600
+    magic_link_ttl_s: int = 7 * 86400
+    reminder_interval_s: int = 60
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "telerehab@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
 
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def clinic_gateway_url(self) -> str:
+        """Where the clinic reaches the gateway's HTTP API (itself, when mounted in it)."""
+        return (self.gateway_url or self.base_url).rstrip("/")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +121,26 @@ class Settings:
             "session_idle_ttl_s": _number(
                 env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400
             ),
+            "state_dir": env.get("TELEREHAB_STATE_DIR") or d.state_dir,
+            "clinic_enabled": _flag(env, "TELEREHAB_CLINIC", d.clinic_enabled),
+            "clinic_port": _number(env, "TELEREHAB_CLINIC_PORT", d.clinic_port, 0, 65535),
+            "gateway_url": env.get("TELEREHAB_GATEWAY_URL") or None,
+            "clinic_max_body_bytes": _number(
+                env, "TELEREHAB_CLINIC_MAX_BODY_BYTES", d.clinic_max_body_bytes, 1024, 10_000_000
+            ),
+            "clinic_login_ttl_s": _number(
+                env, "TELEREHAB_CLINIC_LOGIN_TTL_S", d.clinic_login_ttl_s, 60, 30 * 86400
+            ),
+            "magic_link_ttl_s": _number(env, "TELEREHAB_MAGIC_LINK_TTL_S", d.magic_link_ttl_s, 60, 30 * 86400),
+            "reminder_interval_s": _number(
+                env, "TELEREHAB_REMINDER_INTERVAL_S", d.reminder_interval_s, 0, 86400
+            ),
+            "smtp_host": env.get("TELEREHAB_SMTP_HOST", d.smtp_host),
+            "smtp_port": _number(env, "TELEREHAB_SMTP_PORT", d.smtp_port, 1, 65535),
+            "smtp_from": env.get("TELEREHAB_SMTP_FROM") or d.smtp_from,
+            "smtp_username": env.get("TELEREHAB_SMTP_USERNAME") or None,
+            "smtp_password": env.get("TELEREHAB_SMTP_PASSWORD") or None,
+            "smtp_starttls": _flag(env, "TELEREHAB_SMTP_STARTTLS", d.smtp_starttls),
         }
         if not values["key_prefix"] or "{" in values["key_prefix"] or "}" in values["key_prefix"]:
             raise SettingsError("TELEREHAB_KEY_PREFIX must be non-empty and contain no braces")
@@ -122,6 +162,17 @@ def parse_ice_servers(value: str, username: str | None, password: str | None) ->
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
 
 
 N = TypeVar("N", int, float)

@@ -45,6 +45,7 @@ def settings() -> Settings:
         key_prefix="test-" + uuid.uuid4().hex[:10],
         lease_ms=1000,
         token_ttl_s=600,
+        clinic_enabled=False,  # tests/clinic mounts the clinic with its own database
     )
 
 

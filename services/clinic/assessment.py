@@ -1,0 +1,185 @@
+"""Assessments: the therapist's Sunnybrook (with sub-scores) and House–Brackmann are the
+record; the analyzer's Sunnybrook-style estimates are stored beside them (``source =
+"estimate"``), labelled, never in their place."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+from sqlalchemy import select
+
+from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
+from services.clinic.db import utcnow
+from services.clinic.errors import BadRequest
+from services.clinic.models import Assessment
+from shared.messages import SunnybrookEstimate
+
+# Sunnybrook Facial Grading System (Ross, Fradet & Nedzelski 1996).
+RESTING_MAX = {"eye": 1, "cheek": 2, "mouth": 1}  # eye 0-1, cheek (nasolabial fold) 0-2, mouth 0-1
+# The five movements, named as in the exercise catalogue and the analyzer's estimate.
+MOVEMENTS = ("brow_raise", "gentle_eye_closure", "open_smile", "snarl", "pucker")
+
+
+class SunnybrookIn(msgspec.Struct, forbid_unknown_fields=True):
+    resting: dict[str, int]
+    voluntary: dict[str, int]
+    synkinesis: dict[str, int]
+
+
+class AssessmentIn(msgspec.Struct, forbid_unknown_fields=True):
+    sunnybrook: SunnybrookIn | None = None
+    house_brackmann: Annotated[int, msgspec.Meta(ge=1, le=6)] | None = None
+    assessed_at: datetime | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+
+
+def sunnybrook_scores(
+    resting: dict[str, int], voluntary: dict[str, int], synkinesis: dict[str, int]
+) -> dict[str, int]:
+    """Sunnybrook composite = voluntary movement score − resting symmetry score −
+    synkinesis score, where voluntary = (sum of the five movements, each 1–5) × 4,
+    resting = (eye 0–1 + cheek 0–2 + mouth 0–1) × 5 and synkinesis = sum of the five
+    movements' synkinesis, each 0–3. The published range is 0–100; a face with full
+    paralysis and synkinesis could go below 0 arithmetically, so the composite is
+    clipped at 0 (as the analyzer's estimate is). Raises ValueError on a missing or
+    out-of-range sub-score."""
+    if set(resting) != set(RESTING_MAX):
+        raise ValueError(f"resting needs exactly {', '.join(RESTING_MAX)}")
+    for key, top in RESTING_MAX.items():
+        if not 0 <= resting[key] <= top:
+            raise ValueError(f"resting {key} must be 0 to {top}")
+    for name, part, lo, hi in (("voluntary", voluntary, 1, 5), ("synkinesis", synkinesis, 0, 3)):
+        if set(part) != set(MOVEMENTS):
+            raise ValueError(f"{name} needs exactly {', '.join(MOVEMENTS)}")
+        for key in MOVEMENTS:
+            if not lo <= part[key] <= hi:
+                raise ValueError(f"{name} {key} must be {lo} to {hi}")
+    resting_score = sum(resting.values()) * 5
+    voluntary_score = sum(voluntary.values()) * 4
+    synkinesis_score = sum(synkinesis.values())
+    return {
+        "resting_score": resting_score,
+        "voluntary_score": voluntary_score,
+        "synkinesis_score": synkinesis_score,
+        "composite": max(0, voluntary_score - resting_score - synkinesis_score),
+    }
+
+
+def assessment_json(row: Assessment) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row.id,
+        "patient_id": row.patient_id,
+        "source": row.source,
+        "estimate": row.source == "estimate",
+        "session_id": row.session_id,
+        "assessed_at": row.assessed_at,
+        "entered_by": row.entered_by,
+        "house_brackmann": row.house_brackmann,
+        "notes": row.notes,
+        "sunnybrook": None,
+    }
+    if row.resting is not None and row.voluntary is not None and row.synkinesis is not None:
+        out["sunnybrook"] = {
+            "resting": row.resting,
+            "voluntary": row.voluntary,
+            "synkinesis": row.synkinesis,
+            **sunnybrook_parts(row),
+            "composite": row.composite,
+        }
+    return out
+
+
+def sunnybrook_parts(row: Assessment) -> dict[str, int]:
+    return {
+        "resting_score": sum((row.resting or {}).values()) * 5,
+        "voluntary_score": sum((row.voluntary or {}).values()) * 4,
+        "synkinesis_score": sum((row.synkinesis or {}).values()),
+    }
+
+
+def estimate_row(patient_id: int, session_id: int, estimate: SunnybrookEstimate, at: datetime) -> Assessment:
+    """The analyzer's estimate from a session summary, as an ``estimate`` assessment."""
+    return Assessment(
+        patient_id=patient_id,
+        source="estimate",
+        session_id=session_id,
+        assessed_at=at,
+        entered_by=None,
+        resting=dict(estimate.resting),
+        voluntary=dict(estimate.voluntary),
+        synkinesis=dict(estimate.synkinesis),
+        composite=estimate.composite,
+        house_brackmann=None,
+        notes="",
+    )
+
+
+async def list_assessments(ctx: Ctx) -> web.Response:
+    patient = await ctx.patient(ctx.id_param("pid"))
+    rows = (
+        await ctx.db.execute(
+            select(Assessment)
+            .where(Assessment.patient_id == patient.id)
+            .order_by(Assessment.assessed_at, Assessment.id)
+        )
+    ).scalars()
+    ctx.audit("read", "assessment", patient.id)
+    return json_response([assessment_json(r) for r in rows])
+
+
+async def add_assessment(ctx: Ctx) -> web.Response:
+    patient = await ctx.patient(ctx.id_param("pid"))
+    body = await ctx.body(AssessmentIn)
+    if body.sunnybrook is None and body.house_brackmann is None:
+        raise BadRequest("Give a Sunnybrook grading, a House–Brackmann grade, or both.")
+    at = body.assessed_at or utcnow()
+    if at.tzinfo is None:
+        raise BadRequest("'assessed_at' needs a time zone (e.g. 2026-01-31T10:00:00Z).")
+    if at > utcnow():
+        raise BadRequest("'assessed_at' is in the future.")
+    row = Assessment(
+        patient_id=patient.id,
+        source="therapist",
+        session_id=None,
+        assessed_at=at,
+        entered_by=ctx.actor.id,
+        house_brackmann=body.house_brackmann,
+        notes=body.notes,
+    )
+    if body.sunnybrook is not None:
+        sb = body.sunnybrook
+        try:
+            scores = sunnybrook_scores(sb.resting, sb.voluntary, sb.synkinesis)
+        except ValueError as exc:
+            raise BadRequest(f"Sunnybrook: {exc}.") from None
+        row.resting, row.voluntary, row.synkinesis = sb.resting, sb.voluntary, sb.synkinesis
+        row.composite = scores["composite"]
+    ctx.db.add(row)
+    await ctx.db.flush()
+    ctx.audit("create", "assessment", patient.id, row.id)
+    return json_response(assessment_json(row), status=201)
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/api/patients/{pid}/assessments",
+        list_assessments,
+        "Sunnybrook/House–Brackmann gradings, therapist's and estimates",
+        CLINICAL,
+        "assessment",
+    ),
+    Route(
+        "POST",
+        "/api/patients/{pid}/assessments",
+        add_assessment,
+        "Record a therapist's grading",
+        THERAPIST,
+        "assessment",
+        body=AssessmentIn,
+        created=True,
+    ),
+]

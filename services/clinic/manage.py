@@ -1,0 +1,42 @@
+"""Commands for operators: ``telerehab db upgrade|downgrade|current`` and ``telerehab
+clinic create-admin``. Each opens its own engine on ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+
+from services.clinic.db import create_engine, resolve_url, sessionmaker
+from services.clinic.migrate import current, downgrade, upgrade
+from services.clinic.models import User
+from services.clinic.people import create_user
+from shared.settings import Settings
+
+
+async def db_command(settings: Settings, action: str, revision: str | None) -> str | None:
+    engine = create_engine(resolve_url(settings))
+    try:
+        if action == "upgrade":
+            await upgrade(engine, revision or "head")
+        elif action == "downgrade":
+            await downgrade(engine, revision or "-1")
+        return await current(engine)
+    finally:
+        await engine.dispose()
+
+
+async def create_admin(
+    settings: Settings, email: str, name: str, password: str, hasher: PasswordHasher | None = None
+) -> int:
+    """Create an admin (after bringing the database up to date); returns the user id."""
+    if len(password) < 10:
+        raise ValueError("the password needs at least 10 characters")
+    engine = create_engine(resolve_url(settings))
+    try:
+        await upgrade(engine)
+        async with sessionmaker(engine)() as db, db.begin():
+            user: User = await create_user(
+                db, role="admin", email=email, name=name, password_hash=(hasher or PasswordHasher()).hash(password)
+            )
+            return user.id
+    finally:
+        await engine.dispose()

@@ -1,0 +1,185 @@
+"""Therapists (created by an admin), patients (invited by their therapist with a magic
+link) and the patient record itself."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.clinic.auth import Email, Password, hash_password, issue_token, user_json
+from services.clinic.context import THERAPIST, Ctx, Route, json_response
+from services.clinic.errors import BadRequest, Conflict
+from services.clinic.mailer import MailError
+from services.clinic.models import User
+
+log = logging.getLogger(__name__)
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class TherapistIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    name: Name
+    password: Password
+
+
+class PatientIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    name: Name
+    timezone: Annotated[str, msgspec.Meta(max_length=64)] = "UTC"
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    role: str,
+    email: str,
+    name: str,
+    password_hash: str | None = None,
+    therapist_id: int | None = None,
+    timezone: str = "UTC",
+) -> User:
+    email = email.strip().lower()
+    taken = await db.scalar(select(func.count()).select_from(User).where(User.email == email))
+    if taken:
+        raise Conflict("Someone with this e-mail address already has an account.", code="email_taken")
+    user = User(
+        role=role,
+        email=email,
+        name=name.strip(),
+        password_hash=password_hash,
+        therapist_id=therapist_id,
+        timezone=timezone,
+    )
+    db.add(user)
+    await db.flush()
+    return user
+
+
+async def create_therapist(ctx: Ctx) -> web.Response:
+    body = await ctx.body(TherapistIn)
+    user = await create_user(
+        ctx.db,
+        role="therapist",
+        email=body.email,
+        name=body.name,
+        password_hash=await hash_password(ctx.services.hasher, body.password),
+    )
+    log.info("admin %d created therapist %d", ctx.actor.id, user.id)
+    return json_response(user_json(user), status=201)
+
+
+async def list_therapists(ctx: Ctx) -> web.Response:
+    rows = (await ctx.db.execute(select(User).where(User.role == "therapist").order_by(User.id))).scalars()
+    return json_response([user_json(u) for u in rows])
+
+
+async def send_magic_link(ctx: Ctx, patient: User) -> dict[str, object]:
+    """A new single-use link. E-mailed when SMTP is configured; otherwise handed back to
+    the therapist to pass on (it is never logged)."""
+    raw = await issue_token(ctx.db, patient, "magic", ctx.settings.magic_link_ttl_s)
+    link = f"{ctx.settings.base_url.rstrip('/')}/clinic/magic#token={raw}"
+    mailer = ctx.services.mailer
+    if mailer.configured:
+        try:
+            await mailer.send(
+                patient.email,
+                "Your telerehab sign-in link",
+                f"Hello {patient.name},\n\nYour therapist has invited you to telerehab. Open this link to "
+                f"sign in (it works once):\n\n{link}\n",
+            )
+        except MailError as exc:
+            log.warning("magic link for patient %d not sent: %s", patient.id, exc)
+            return {"sent": False, "link": link, "mail_error": str(exc)}
+        log.info("magic link sent to patient %d", patient.id)
+        return {"sent": True}
+    return {"sent": False, "link": link}
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(f"Unknown time zone {name!r} (use an IANA name such as Europe/London).") from None
+
+
+async def create_patient(ctx: Ctx) -> web.Response:
+    body = await ctx.body(PatientIn)
+    _check_timezone(body.timezone)
+    patient = await create_user(
+        ctx.db,
+        role="patient",
+        email=body.email,
+        name=body.name,
+        therapist_id=ctx.actor.id,
+        timezone=body.timezone,
+    )
+    ctx.audit("create", "patient", patient.id, patient.id)
+    invite = await send_magic_link(ctx, patient)
+    return json_response({"patient": user_json(patient), "invite": invite}, status=201)
+
+
+async def invite_patient(ctx: Ctx) -> web.Response:
+    patient = await ctx.patient(ctx.id_param("pid"))
+    ctx.audit("update", "invite", patient.id)
+    return json_response(await send_magic_link(ctx, patient))
+
+
+async def list_patients(ctx: Ctx) -> web.Response:
+    rows = (
+        await ctx.db.execute(
+            select(User).where(User.role == "patient", User.therapist_id == ctx.actor.id).order_by(User.id)
+        )
+    ).scalars()
+    patients = [user_json(u) for u in rows]
+    ctx.audit("read", "patient_list", None)
+    return json_response(patients)
+
+
+async def get_patient(ctx: Ctx) -> web.Response:
+    patient = await ctx.patient(ctx.id_param("pid"))
+    ctx.audit("read", "patient", patient.id, patient.id)
+    return json_response(user_json(patient))
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/api/therapists",
+        create_therapist,
+        "Create a therapist account",
+        ("admin",),
+        "people",
+        body=TherapistIn,
+        created=True,
+    ),
+    Route("GET", "/api/therapists", list_therapists, "List therapists", ("admin",), "people"),
+    Route(
+        "POST",
+        "/api/patients",
+        create_patient,
+        "Invite a new patient (magic link)",
+        THERAPIST,
+        "people",
+        body=PatientIn,
+        created=True,
+    ),
+    Route("GET", "/api/patients", list_patients, "List my patients", THERAPIST, "people"),
+    Route(
+        "GET", "/api/patients/{pid}", get_patient, "A patient's details", ("therapist", "patient"), "people"
+    ),
+    Route(
+        "POST",
+        "/api/patients/{pid}/invite",
+        invite_patient,
+        "Send a patient a new magic link",
+        THERAPIST,
+        "people",
+    ),
+]

@@ -1,0 +1,256 @@
+"""Sessions: live sessions with the therapist (a gateway room, join links for both
+sides) and home practice; either way the analyzer's summary is stored at the end and
+counts towards progress and adherence.
+
+The clinic talks to the gateway's HTTP API with a clinic-role token: ``POST
+/api/sessions`` opens a room, ``POST /api/sessions/{sid}/end`` ends it and answers with
+the session's summary. Join links are issued on demand (they are the gateway's signed
+tokens for the room), never stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import aiohttp
+import msgspec
+from aiohttp import web
+from sqlalchemy import select
+
+from services.clinic.assessment import estimate_row
+from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
+from services.clinic.db import utcnow
+from services.clinic.errors import BadRequest, Conflict, Forbidden, GatewayUnavailable, Invalid, NotFound
+from services.clinic.models import ClinicSession
+from services.clinic.referrals import evaluate_for
+from shared import tokens
+from shared.messages import SessionSummary
+
+log = logging.getLogger(__name__)
+
+GATEWAY_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Literal["live", "home"] = "live"
+    scheduled_at: datetime | None = None
+
+
+def session_json(row: ClinicSession) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "patient_id": row.patient_id,
+        "therapist_id": row.therapist_id,
+        "kind": row.kind,
+        "status": row.status,
+        "scheduled_at": row.scheduled_at,
+        "ended_at": row.ended_at,
+        "gateway_sid": row.gateway_sid,
+        "summary": row.summary,
+    }
+
+
+def _clinic_headers(ctx: Ctx) -> dict[str, str]:
+    token = tokens.issue(ctx.settings.secret, tokens.CLINIC_SCOPE, "clinic", 60)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _gateway(ctx: Ctx, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    if not ctx.settings.secret:
+        raise GatewayUnavailable("The clinic has no TELEREHAB_SECRET to talk to the gateway with.")
+    url = ctx.settings.clinic_gateway_url + path
+    try:
+        async with ctx.services.http.post(
+            url, json=body, headers=_clinic_headers(ctx), timeout=GATEWAY_TIMEOUT
+        ) as response:
+            data = await response.json(content_type=None)
+            if response.status >= 400:
+                code = (
+                    (data or {}).get("error", {}).get("code", "error") if isinstance(data, dict) else "error"
+                )
+                raise GatewayUnavailable(
+                    f"The gateway refused ({response.status} {code}).", code="gateway_refused"
+                )
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("gateway %s failed: %s", path, type(exc).__name__)
+        raise GatewayUnavailable("The video gateway cannot be reached; try again shortly.") from None
+    if not isinstance(data, dict):
+        raise GatewayUnavailable("The gateway answered something unexpected.")
+    return data
+
+
+async def open_room(ctx: Ctx, row: ClinicSession) -> dict[str, Any]:
+    """Open the gateway room (once; again if it has expired) and return both links."""
+    if row.gateway_sid is None or (row.gateway_expires or 0) <= time.time() + 60:
+        data = await _gateway(ctx, "/api/sessions", {})
+        row.gateway_sid, row.gateway_expires = str(data["sid"]), int(data["expires"])
+        log.info("clinic session %d opened gateway room %s", row.id, row.gateway_sid)
+    return links(ctx, row)
+
+
+def links(ctx: Ctx, row: ClinicSession) -> dict[str, Any]:
+    assert row.gateway_sid is not None
+    ttl = max(60, min(ctx.settings.token_ttl_s, (row.gateway_expires or 0) - int(time.time())))
+    base = ctx.settings.base_url.rstrip("/")
+    out: dict[str, Any] = {"sid": row.gateway_sid, "expires": row.gateway_expires}
+    for role in ("patient", "therapist"):
+        token = tokens.issue(ctx.settings.secret, row.gateway_sid, role, ttl)
+        out[f"{role}_url"] = f"{base}/{role}#token={token}"
+    return out
+
+
+async def load(ctx: Ctx) -> ClinicSession:
+    """The session, if the caller may see its patient's records (else 403/404)."""
+    row = await ctx.db.get(ClinicSession, ctx.id_param("id"))
+    if row is None:
+        raise NotFound("No such session.")
+    await ctx.patient(row.patient_id)
+    return row
+
+
+async def create_session(ctx: Ctx) -> web.Response:
+    patient = await ctx.patient(ctx.id_param("pid"))
+    body = await ctx.body(SessionIn)
+    actor = ctx.actor
+    if actor.role == "patient" and body.kind != "home":
+        raise Forbidden("Live sessions are scheduled by your therapist.")
+    at = body.scheduled_at or utcnow()
+    if at.tzinfo is None:
+        raise BadRequest("'scheduled_at' needs a time zone (e.g. 2026-01-31T10:00:00Z).")
+    row = ClinicSession(
+        patient_id=patient.id,
+        therapist_id=patient.therapist_id,
+        kind=body.kind,
+        status="scheduled",
+        scheduled_at=at,
+    )
+    ctx.db.add(row)
+    await ctx.db.flush()
+    out = session_json(row)
+    # Open the room now when the session starts within the links' lifetime; later
+    # sessions get theirs from GET /api/sessions/{id}/join.
+    if body.kind == "live" and at <= utcnow() + timedelta(seconds=ctx.settings.token_ttl_s / 2):
+        out["links"] = await open_room(ctx, row)
+        out["gateway_sid"] = row.gateway_sid
+    ctx.audit("create", "session", patient.id, row.id)
+    return json_response(out, status=201)
+
+
+async def list_sessions(ctx: Ctx) -> web.Response:
+    patient = await ctx.patient(ctx.id_param("pid"))
+    rows = (
+        await ctx.db.execute(
+            select(ClinicSession)
+            .where(ClinicSession.patient_id == patient.id)
+            .order_by(ClinicSession.scheduled_at, ClinicSession.id)
+        )
+    ).scalars()
+    ctx.audit("read", "session", patient.id)
+    return json_response([session_json(r) for r in rows])
+
+
+async def get_session(ctx: Ctx) -> web.Response:
+    row = await load(ctx)
+    ctx.audit("read", "session", row.patient_id, row.id)
+    return json_response(session_json(row))
+
+
+async def join(ctx: Ctx) -> web.Response:
+    """The caller's own join link (a patient gets the patient link only)."""
+    row = await load(ctx)
+    if row.status != "scheduled":
+        raise Conflict("This session has ended.", code="session_ended")
+    all_links = await open_room(ctx, row)
+    role = ctx.actor.role
+    ctx.audit("read", "join_link", row.patient_id, row.id)
+    return json_response(
+        {"sid": all_links["sid"], "expires": all_links["expires"], "url": all_links[f"{role}_url"]}
+    )
+
+
+def parse_summary(raw: Any) -> SessionSummary:
+    try:
+        return msgspec.convert(raw, SessionSummary, strict=True)
+    except msgspec.ValidationError as exc:
+        raise Invalid(f"The session summary does not fit: {exc}.") from None
+
+
+async def store_summary(ctx: Ctx, row: ClinicSession, summary: SessionSummary) -> None:
+    """Keep the summary (once) and the analyzer's Sunnybrook estimate beside the
+    therapist's gradings; the session is then ended."""
+    if row.summary is not None:
+        raise Conflict("This session's summary is already stored.", code="summary_exists")
+    if row.gateway_sid is not None and summary.sid != row.gateway_sid:
+        raise BadRequest("The summary belongs to another session.", code="wrong_session")
+    now = utcnow()
+    row.summary = msgspec.to_builtins(summary)
+    row.status, row.ended_at = "ended", row.ended_at or now
+    if summary.assessment is not None:
+        ctx.db.add(estimate_row(row.patient_id, row.id, summary.assessment, row.ended_at))
+    await ctx.db.flush()
+    ctx.audit("create", "summary", row.patient_id, row.id)
+
+
+async def post_summary(ctx: Ctx) -> web.Response:
+    row = await load(ctx)
+    if ctx.actor.role == "patient" and row.kind != "home":
+        raise Forbidden("A live session's summary comes from the session itself.")
+    await store_summary(ctx, row, await ctx.body(SessionSummary))
+    await evaluate_for(ctx, row.patient_id)
+    return json_response(session_json(row), status=201)
+
+
+async def end(ctx: Ctx) -> web.Response:
+    """End a live session at the gateway and keep the summary it answers with."""
+    row = await load(ctx)
+    if row.kind != "live" or row.gateway_sid is None:
+        raise BadRequest("Only a live session with an open room can be ended here.")
+    if row.status == "ended":
+        raise Conflict("This session has ended already.", code="session_ended")
+    data = await _gateway(ctx, f"/api/sessions/{row.gateway_sid}/end", {})
+    row.status, row.ended_at = "ended", utcnow()
+    if data.get("summary") is not None:
+        await store_summary(ctx, row, parse_summary(data["summary"]))
+        await evaluate_for(ctx, row.patient_id)
+    else:
+        ctx.audit("update", "session", row.patient_id, row.id)
+    log.info("clinic session %d ended (summary %s)", row.id, "stored" if row.summary else "none")
+    return json_response(session_json(row))
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/api/patients/{pid}/sessions",
+        create_session,
+        "Schedule a live session (therapist; returns join links) or start home practice (patient)",
+        CLINICAL,
+        "sessions",
+        body=SessionIn,
+        created=True,
+    ),
+    Route("GET", "/api/patients/{pid}/sessions", list_sessions, "A patient's sessions", CLINICAL, "sessions"),
+    Route("GET", "/api/sessions/{id}", get_session, "One session with its summary", CLINICAL, "sessions"),
+    Route("GET", "/api/sessions/{id}/join", join, "My join link for this session", CLINICAL, "sessions"),
+    Route(
+        "POST",
+        "/api/sessions/{id}/end",
+        end,
+        "End a live session and store its summary",
+        THERAPIST,
+        "sessions",
+    ),
+    Route(
+        "POST",
+        "/api/sessions/{id}/summary",
+        post_summary,
+        "Store a session summary (home practice: the patient; live: the therapist)",
+        CLINICAL,
+        "sessions",
+        body=SessionSummary,
+        created=True,
+    ),
+]
