@@ -11,6 +11,7 @@ perpendicular to it. So "up" means up the face even when the head is tilted, and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +120,7 @@ for _group, _sides in _GROUPS.items():
         _MOVED.extend(_sides[_side])
 _MOVED_IDX = np.array(_MOVED)
 _OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}  # "across" points to the patient's left
-_SMILE_DIR = 1 / np.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
+_SMILE_DIR = 1 / math.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
 
 
 def eye_apertures(points: FloatArray) -> tuple[float, float]:
@@ -206,7 +207,7 @@ def symmetry(left: float, right: float, noise_floor: float) -> tuple[float | Non
     flicker between 'symmetric' and 'asymmetric'. Movement against the intended
     direction (a negative amount) counts as none.
     """
-    left, right = max(left, 0.0), max(right, 0.0)
+    left, right = max(float(left), 0.0), max(float(right), 0.0)
     high = max(left, right)
     if high < noise_floor:
         return None, None
