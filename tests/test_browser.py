@@ -20,12 +20,15 @@ from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, a
 
 from analyzer.synthetic import SyntheticFace
 from tests.conftest import Gateway, RunningWorker
+from tests.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
 from tests.media import smile_clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 WAIT_MS = 60_000  # the machine may be small and shared: wait generously, assert no timings
 
 
@@ -146,11 +149,16 @@ async def reports(logs: tuple[PageLog, ...]) -> str:
     return "\n".join([await log.report() for log in logs])
 
 
-async def open_page(browser: Browser, url: str, name: str) -> tuple[Page, PageLog]:
+async def open_page(browser: Browser, url: str, name: str, *, phone: bool = False) -> tuple[Page, PageLog]:
     context = await browser.new_context(
-        viewport={"width": 1280, "height": 800}, permissions=["camera", "microphone"]
+        viewport={"width": 390, "height": 844} if phone else {"width": 1280, "height": 800},
+        permissions=["camera", "microphone"],
+        is_mobile=phone,
+        has_touch=phone,
+        device_scale_factor=2 if phone else 1,
     )
     await context.add_init_script(INSTRUMENT)
+    await context.add_init_script(WATCH_CAMERA_JS)
     page = await context.new_page()
     log = PageLog(name, page)
     await page.goto(url, wait_until="load", timeout=WAIT_MS)
@@ -169,6 +177,25 @@ async def wait_js(page: Page, expression: str, what: str, *logs: PageLog, timeou
 async def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+async def axe_problems(page: Page, name: str) -> list[str]:
+    """Serious and critical accessibility violations axe-core finds on the page as it is."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run scripts/frontend.sh (npm ci in frontend/).", pytrace=False)
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate(
+        "async () => (await axe.run(document, { resultTypes: ['violations'] })).violations"
+        ".map((v) => ({ id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map((n) => n.target.join(' ') + ': ' + n.failureSummary) }))"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(result, indent=2))
+    return [
+        f"{v['impact']} {v['id']} ({v['help']}): {v['nodes'][:3]}"
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 async def test_patient_and_therapist_pages_in_chromium(
@@ -276,7 +303,22 @@ async def run_session(browser: Browser, gateway: Gateway) -> None:
         "'right' as the weaker mouth side on the therapist's panel",
         *logs,
     )
+    # The therapist's charts (uPlot) follow the feedback: their data grows, and the mouth
+    # chart shows the left side moving more than the right.
+    before = await therapist.evaluate("() => window.telerehabCharts.mouth.data[0].length")
+    await wait_js(
+        therapist,
+        "const c = window.telerehabCharts, m = c.mouth.data;"
+        f" const peak = (xs) => Math.max(0, ...xs.filter(Number.isFinite));"
+        f" return m[0].length > {before} && c.symmetry.data[0].length > 0"
+        " && peak(m[1]) > 3 && peak(m[1]) > 2 * peak(m[2]);",
+        "the therapist's charts to grow with the patient's smile",
+        *logs,
+    )
     await screenshot(therapist, "browser-therapist.png")
+    for page, name in ((patient, "patient"), (therapist, "therapist")):
+        problems = await axe_problems(page, name)
+        assert not problems, f"accessibility problems on the {name} page:\n" + "\n".join(problems)
     assert "The patient joined." in (await therapist.locator("#notices").text_content() or "")
     assert "do your exercise" in (await therapist.locator("#cues").text_content() or "").lower()
 
@@ -313,3 +355,111 @@ async def run_session(browser: Browser, gateway: Gateway) -> None:
     print(await reports(logs))  # shown by pytest -s, or with a failure
     errors = patient_log.errors + therapist_log.errors
     assert not errors, f"errors in the pages:\n{await reports(logs)}"
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="needs the analyzer's exercise engine (reads rehab:{sid}:commands, fills Feedback.exercise),"
+    " which has not landed on main yet; the gateway side (POST .../commands) is tested in test_commands.py",
+)
+async def test_an_exercise_started_by_the_therapist_appears_on_the_patients_page(
+    gateway: Gateway, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    # Rest 3 s, then a slow smile on the patient's left (0.5 s in, 2 s held, 0.5 s out).
+    clip = marked_smile_clip(face, tmp_path / "smiles.y4m", neutral_s=3.0, smile_s=3.0, ramp_s=0.5)
+    async with chromium(clip) as browser:
+        session = await gateway.create_session()
+        patient, patient_log = await open_page(browser, session["patient_url"], "patient")
+        therapist, therapist_log = await open_page(browser, session["therapist_url"], "therapist")
+        logs = (patient_log, therapist_log)
+        await wait_js(
+            patient,
+            "const f = window.telerehab.lastFeedback; return f && f.status === 'tracking';",
+            "tracking on the patient's page",
+            *logs,
+        )
+        enabled = "return !document.getElementById('start-exercise').disabled;"
+        await wait_js(therapist, enabled, "exercise controls", *logs)
+        # The therapist picks the closed smile, 5 reps held 1 s, and starts it from the keyboard.
+        await therapist.select_option("#ex-name", "closed_smile")
+        await therapist.fill("#ex-reps", "5")
+        await therapist.fill("#ex-hold", "1")
+        await therapist.focus("#start-exercise")
+        await therapist.keyboard.press("Enter")
+        await wait_js(
+            therapist,
+            "return /Started Closed smile/.test(document.getElementById('command-result').textContent);",
+            "the gateway to accept the command",
+            *logs,
+        )
+        # The patient's card shows it: title, instructions and the count out of 5.
+        card = await wait_js(
+            patient,
+            "const card = document.getElementById('exercise');"
+            " const t = (id) => document.getElementById(id).textContent;"
+            " return !card.hidden && t('exercise-title') === 'Closed smile'"
+            " && /^Rep \\d+ of 5$/.test(t('exercise-rep'))"
+            " && [t('exercise-rep'), t('exercise-instructions')];",
+            "the therapist's exercise on the patient's card",
+            *logs,
+        )
+        assert "smile" in card[1].lower(), card
+        await screenshot(patient, "browser-patient-exercise.png")
+        # Repetitions follow the smiles the camera showed after the card appeared.
+        seen = await patient.evaluate("() => window.__camera.ends.length")
+        ends = await wait_js(
+            patient,
+            f"const c = window.__camera; return c.ends.length >= {seen} + 3 && c.ends.length - {seen};",
+            "three more smiles from the fake camera",
+            *logs,
+        )
+        await asyncio.sleep(0.5)  # the last smile's feedback, rendered
+        rep = await patient.evaluate("() => window.telerehab.lastFeedback.exercise.rep")
+        assert ends - 1 <= rep <= ends + 1, f"{rep} reps for {ends} smiles shown\n{await reports(logs)}"
+        await wait_js(
+            therapist,
+            "const text = document.getElementById('ex-summary').textContent;"
+            " return /Closed smile: .* rep \\d+ of 5/.test(text);",
+            "the exercise's progress on the therapist's page",
+            *logs,
+        )
+        await screenshot(therapist, "browser-therapist-exercise.png")
+        errors = patient_log.errors + therapist_log.errors
+        assert not errors, f"errors in the pages:\n{await reports(logs)}"
+
+
+async def test_the_patient_page_on_a_phone_in_portrait(
+    gateway: Gateway, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    clip = smile_clip(face, tmp_path / "face.y4m")
+    async with chromium(clip) as browser:
+        session = await gateway.create_session()
+        patient, log = await open_page(browser, session["patient_url"], "patient", phone=True)
+        await wait_js(
+            patient,
+            "return document.getElementById('check-summary').textContent.includes('all good')"
+            " && !document.getElementById('practice-start').disabled;",
+            "the device check to pass on the phone",
+            log,
+        )
+        # Nothing sticks out sideways, and every control is a comfortable touch target.
+        overflow = await patient.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than the phone"
+        small = await patient.evaluate(
+            "() => [...document.querySelectorAll('button, select, summary, input, a[href]')]"
+            ".filter((el) => el.offsetParent !== null && !el.classList.contains('skip'))"
+            ".map((el) => [el.id || el.textContent.trim().slice(0, 30), el.getBoundingClientRect()])"
+            ".filter(([, r]) => r.width < 44 || r.height < 44).map(([n, r]) => `${n} ${r.width}x${r.height}`)"
+        )
+        assert not small, f"touch targets under 44 px: {small}"
+        # Keyboard: the first Tab reaches the skip link, which moves focus to the instructions
+        # (without touching the URL's fragment, where the join token lives).
+        await patient.keyboard.press("Tab")
+        assert await patient.evaluate("() => document.activeElement.className") == "skip"
+        await patient.keyboard.press("Enter")
+        assert await patient.evaluate("() => document.activeElement.id") == "cues"
+        assert "token=" in await patient.evaluate("() => location.hash")
+        problems = await axe_problems(patient, "patient-phone")
+        assert not problems, "accessibility problems on the phone:\n" + "\n".join(problems)
+        await screenshot(patient, "browser-patient-phone.png")
+        assert not log.errors, await log.report()

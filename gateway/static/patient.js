@@ -289,6 +289,9 @@ function onNotice({ kind, message }) {
   showNotice(message);
 }
 
+// "Skip to your instructions" without changing location.hash: the join token lives there.
+document.querySelector(".skip").addEventListener("click", (ev) => { ev.preventDefault(); cuesEl.focus(); });
+
 // The therapist's picture: hide the waiting text once frames really arrive.
 remoteVideo.addEventListener("resize", () => { if (remoteVideo.videoWidth > 0) overlay.hidden = true; });
 
