@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
 from analyzer.metrics import BROW, EYELIDS, MOUTH_CORNER, SIDES, Side
-from analyzer.warp import Band, Bump, SmoothField, columns, polyline_y
+from analyzer.warp import Band, Bump, Coords, SmoothField, columns, polyline_y
 
 Image = npt.NDArray[np.uint8]
 
@@ -41,10 +41,16 @@ LIP_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 LIP_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LIP_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 LIP_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+# Lower edge of the brow (BROW in analyzer.metrics is its upper edge).
+BROW_LOWER: dict[Side, tuple[int, ...]] = {"right": (46, 53, 52, 65, 55), "left": (276, 283, 282, 295, 285)}
 UPPER_LIP: dict[Side, int] = {"right": 37, "left": 267}  # outer upper lip, beside the philtrum
+UPPER_LIP_LATERAL: dict[Side, int] = {"right": 39, "left": 269}
+LIP_LATERAL: dict[Side, int] = {"right": 40, "left": 270}  # where lip press starts tapering
+BESIDE_ALA: dict[Side, int] = {"right": 203, "left": 423}  # cheek just lateral to the ala
 LOWER_LIP: dict[Side, int] = {"right": 84, "left": 314}
 ALA: dict[Side, tuple[int, ...]] = {"right": (98, 129), "left": (327, 358)}  # alar base, ala
 CHEEK: dict[Side, tuple[int, ...]] = {"right": (205, 187, 147, 123), "left": (425, 411, 376, 352)}
+OUTLINE: dict[Side, int] = {"right": 132, "left": 361}  # face outline at the cheek's height
 
 # Patient's left is the image's right: "out" (lateral) is +x for left, -x for right.
 OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}
@@ -144,54 +150,83 @@ class SyntheticFace:
     ) -> Image:
         """The base photo with the given movement, then a global similarity motion
         (rotation by ``angle_deg`` and ``scale`` about the image centre, then ``shift``)."""
-        global_motion = shift != (0.0, 0.0) or scale != 1.0 or angle_deg != 0.0
-        if move == Movement() and not global_motion:
+        if move == Movement() and _head_matrix(self.shape, shift, scale, angle_deg) is None:
             return self.image.copy()
-        rest_field, rest_bands = self._rest_stage(move)
-        rested = self._forward(self.landmarks, rest_field, rest_bands)
-        closures = [c for c in (self._closure(move, side, rested) for side in SIDES) if c is not None]
-        move_field, move_bands = self._movement_stage(move, rested)
+        (lid_x, lid_y), eyeball = self.source(move, self._grid_x, self._grid_y, shift, scale, angle_deg)
+        lids = cv2.remap(self.image, lid_x, lid_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if eyeball is None:
+            return np.asarray(lids, dtype=np.uint8)
+        (ball_x, ball_y), ball = eyeball
+        balls = cv2.remap(self.image, ball_x, ball_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        out = lids.astype(np.float32) * (1 - ball[..., None]) + balls.astype(np.float32) * ball[..., None]
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
-        # Backward: output pixel -> before the head motion -> before each stage.
-        x, y = self._grid_x, self._grid_y
-        if global_motion:
-            h, w = self.shape
-            m: Any = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, scale)
-            m[:, 2] += shift
-            inv = cv2.invertAffineTransform(m)
+    def source(
+        self,
+        move: Movement,
+        x: FloatArray,
+        y: FloatArray,
+        shift: tuple[float, float] = (0.0, 0.0),
+        scale: float = 1.0,
+        angle_deg: float = 0.0,
+    ) -> tuple[Coords, tuple[Coords, FloatArray] | None]:
+        """Where in the base photo the rendered image's pixels (x, y) come from: the
+        backward map ``render`` samples, exposed so tests can check it against
+        ``true_landmarks`` exactly.
+
+        With an eye closing there are two layers: the lids (first) and, where the
+        ``alpha`` returned with it is above 0, the eyeball the lids slide over.
+        """
+        rest, closures, movement = self._stages(move)
+        head = _head_matrix(self.shape, shift, scale, angle_deg)
+        if head is not None:
+            inv = cv2.invertAffineTransform(head)
             x, y = (
-                (inv[0, 0] * self._grid_x + inv[0, 1] * self._grid_y + inv[0, 2]).astype(np.float32),
-                (inv[1, 0] * self._grid_x + inv[1, 1] * self._grid_y + inv[1, 2]).astype(np.float32),
+                (inv[0, 0] * x + inv[0, 1] * y + inv[0, 2]).astype(np.float32),
+                (inv[1, 0] * x + inv[1, 1] * y + inv[1, 2]).astype(np.float32),
             )
-        x, y = move_field.inverse(x, y)
-        for band in move_bands:
-            x, y = band.inverse(x, y)
+        x, y = movement.inverse(x, y)
         # Eye closure: the lids slide over an eyeball that does not move, so the opening
-        # keeps its own pixels (alpha = eyeball) and the lid layer is squeezed shut.
+        # keeps its own pixels and only the lid layer is squeezed shut.
         lid_x, lid_y = x, y
         ball = np.zeros_like(x)
         for band in closures:
             lid_x, lid_y = band.inverse(lid_x, lid_y)
             ball = np.maximum(ball, _opening(band, x, y))
-        layers = [(lid_x, lid_y)] + ([(x, y)] if closures else [])
-        images = []
-        for lx, ly in layers:
-            for band in reversed(rest_bands):
-                lx, ly = band.inverse(lx, ly)
-            lx, ly = rest_field.inverse(lx, ly)
-            image = cv2.remap(self.image, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            images.append(image.astype(np.float32))
-        out = images[0] if not closures else images[0] * (1 - ball[..., None]) + images[1] * ball[..., None]
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        lids = rest.inverse(lid_x, lid_y)
+        if not closures:
+            return lids, None
+        return lids, (rest.inverse(x, y), ball)
 
-    @staticmethod
-    def _forward(points: FloatArray, field: SmoothField, bands: Sequence[Band]) -> FloatArray:
-        moved = field.forward_points(points)
-        for band in bands:
-            moved = band.forward_points(moved)
-        return moved
+    def true_landmarks(
+        self,
+        move: Movement,
+        shift: tuple[float, float] = (0.0, 0.0),
+        scale: float = 1.0,
+        angle_deg: float = 0.0,
+    ) -> FloatArray:
+        """Where the warp puts each base landmark (x, y) in ``render``'s image: the ground
+        truth to compare a landmarker's answer with (z is kept from the base face)."""
+        rest, closures, movement = self._stages(move)
+        points = rest.forward_points(self.landmarks)
+        for band in closures:
+            points = band.forward_points(points)
+        points = movement.forward_points(points)
+        head = _head_matrix(self.shape, shift, scale, angle_deg)
+        if head is not None:
+            points = points @ head[:, :2].T.astype(np.float32) + head[:, 2].astype(np.float32)
+        out = self.landmarks.copy()
+        out[:, :2] = points
+        return out
 
-    def _rest_stage(self, move: Movement) -> tuple[SmoothField, list[Band]]:
+    def _stages(self, move: Movement) -> tuple[_Stage, list[Band], _Stage]:
+        """The warp of each stage, each placed on the landmarks the stage before left."""
+        rest = self._rest_stage(move)
+        rested = rest.forward_points(self.landmarks)
+        closures = [c for c in (self._closure(move, side, rested) for side in SIDES) if c is not None]
+        return rest, closures, self._movement_stage(move, rested)
+
+    def _rest_stage(self, move: Movement) -> _Stage:
         """Resting droop: the face the patient starts from."""
         bumps: list[Bump] = []
         bands: list[Band] = []
@@ -199,10 +234,10 @@ class SyntheticFace:
             if drop := move.amount("droop_mouth", side):
                 bumps.append(Bump.at(self._centre(MOUTH_CORNER[side]), 0.0, drop, self.sigma))
             if drop := move.amount("droop_brow", side):
-                bumps.append(Bump.at(self._centre(BROW[side]), 0.0, drop, 1.6 * self.sigma))
+                bands.append(self._brow(side, -drop, self.landmarks))
             if wide := move.amount("wide_eye", side):
                 bands.append(self._wide_eye(side, wide))
-        return SmoothField(bumps, self.shape), bands
+        return _Stage(bands, SmoothField(bumps, self.shape))
 
     def _wide_eye(self, side: Side, amount: float) -> Band:
         """Lower lid down by ``amount`` wherever the gap is at least that of the measured
@@ -231,13 +266,46 @@ class SyntheticFace:
         down = fraction * UPPER_LID_SHARE * gap
         up = fraction * (1 - UPPER_LID_SHARE) * gap
         # The lid skin up to about one and a half gaps above the margin stretches to
-        # follow (below the brow); the lower lid drags less skin with it.
-        above, below = 1.5 * float(gap.max()), float(gap.max())
+        # follow, but not the brow; the lower lid drags less skin with it.
+        brow = polyline_y(points[list(BROW_LOWER[side]), :2], xs)
+        above = np.maximum(np.minimum(1.5 * gap.max(), 0.85 * (yu - brow)), 1.3 * down + 1.0)
+        below = float(gap.max())
         zero = np.zeros_like(xs)
         return Band(xs, np.stack([yu - above, yu, yl, yl + below]), np.stack([zero, down, -up, zero]))
 
-    def _movement_stage(self, move: Movement, points: FloatArray) -> tuple[SmoothField, list[Band]]:
-        """Voluntary movements, placed on the resting face's landmarks ``points``."""
+    def _brow(self, side: Side, lift: float, points: FloatArray) -> Band:
+        """The whole brow up by ``lift`` (down if negative), tapering off beyond its ends.
+
+        A band rather than a bump, so the skin between brow and upper lid stretches or
+        folds while the lids and canthi stay put: a bump big enough to move the brow
+        would drag the eye with it and upset alignment on the canthi.
+        """
+        top = points[list(BROW[side]), :2]
+        bottom = points[list(BROW_LOWER[side]), :2]
+        ends = np.concatenate([top, bottom])
+        x0, x1 = float(ends[:, 0].min()), float(ends[:, 0].max())
+        taper = 0.5 * self.sigma
+        xs = np.arange(x0 - taper, x1 + taper + 0.5, 0.5, dtype=np.float32)
+        y_top, y_bottom = polyline_y(top, xs), polyline_y(bottom, xs)
+        y_lid = polyline_y(points[list(UPPER_LID[side]), :2], xs)  # canthus height beyond the eye
+        room = y_lid - y_bottom
+        profile = np.interp(xs, [x0 - taper, x0, x1, x1 + taper], [0.0, 1.0, 1.0, 0.0]).astype(np.float32)
+        dy = -lift * profile
+        if lift < 0:  # a drooping brow cannot sink into the lid
+            dy = np.minimum(dy, 0.8 * room)
+        above = max(1.5 * float(room.max()), 2.5 * abs(lift))
+        zero = np.zeros_like(xs)
+        return Band(xs, np.stack([y_top - above, y_top, y_bottom, y_lid]), np.stack([zero, dy, dy, zero]))
+
+    def _movement_stage(self, move: Movement, rested: FloatArray) -> _Stage:
+        """Voluntary movements, placed on the resting face's landmarks ``rested``: first
+        the bands (brow, lip press), then the bumps on where the bands left the points."""
+        bands = [
+            self._brow(side, move.amount("brow", side), rested) for side in SIDES if move.amount("brow", side)
+        ]
+        if move.lip_press_left or move.lip_press_right:
+            bands.append(self._lip_press(move.lip_press_left, move.lip_press_right, rested))
+        points = _Stage(bands, SmoothField([], self.shape)).forward_points(rested)
         s = self.sigma
         bumps: list[Bump] = []
         for side in SIDES:
@@ -245,21 +313,25 @@ class SyntheticFace:
             corner = self._centre(MOUTH_CORNER[side], points)
             if amount := move.amount("smile", side):
                 bumps.append(Bump.at(corner, out * amount * 0.5, -amount, s))
-            if amount := move.amount("brow", side):
-                bumps.append(Bump.at(self._centre(BROW[side], points), 0.0, -amount, 1.6 * s))
             if amount := move.amount("pucker", side):
                 bumps.append(Bump.at(corner, -out * amount, 0.0, s))
                 bumps.append(Bump.at(points[UPPER_LIP[side], :2], 0.0, 0.25 * amount, 0.5 * s))
                 bumps.append(Bump.at(points[LOWER_LIP[side], :2], 0.0, -0.25 * amount, 0.5 * s))
             if amount := move.amount("snarl", side):
-                bumps.append(Bump.at(self._centre(ALA[side], points), 0.0, -amount, 0.8 * s))
-                bumps.append(Bump.at(points[UPPER_LIP[side], :2], 0.0, -0.3 * amount, 0.6 * s))
+                # Levator labii: a strip from the ala down to the lateral upper lip. FaceMesh
+                # ties the two alae together; lifting the lip beside them too is what
+                # makes it see one side move (see tests/test_synthetic.py).
+                bumps.append(Bump.at(self._centre(ALA[side], points), 0.0, -amount, 0.6 * s))
+                bumps.append(Bump.at(points[BESIDE_ALA[side], :2], 0.0, -0.8 * amount, 0.6 * s))
+                bumps.append(Bump.at(points[UPPER_LIP[side], :2], 0.0, -0.5 * amount, 0.5 * s))
+                bumps.append(Bump.at(points[UPPER_LIP_LATERAL[side], :2], 0.0, -0.5 * amount, 0.5 * s))
             if amount := move.amount("cheek", side):
-                bumps.append(Bump.at(self._centre(CHEEK[side], points), out * amount, 0.0, s))
-        bands = []
-        if move.lip_press_left or move.lip_press_right:
-            bands.append(self._lip_press(move.lip_press_left, move.lip_press_right, points))
-        return SmoothField(bumps, self.shape), bands
+                # Centred between the cheek points and the face outline beside them: the
+                # outline bulging is most of what FaceMesh sees of a puffed cheek.
+                cheek = self._centre(CHEEK[side], points)
+                outline = points[OUTLINE[side], :2]
+                bumps.append(Bump.at((cheek + outline) / 2, out * amount, 0.0, 1.25 * s))
+        return _Stage(bands, SmoothField(bumps, self.shape))
 
     def _lip_press(self, left: float, right: float, points: FloatArray) -> Band:
         """Outer lip contours towards the seal line: the vermilion gets thinner."""
@@ -267,10 +339,11 @@ class SyntheticFace:
         li, lo = points[list(LIP_LOWER_INNER), :2], points[list(LIP_LOWER_OUTER), :2]
         xs = columns(np.concatenate([uo, lo]))
         y_uo, y_ui, y_li, y_lo = (polyline_y(c, xs) for c in (uo, ui, li, lo))
-        # Per side: full amount at that side's outer lip point, half at the midline (so
-        # both sides together press the midline fully), none at the corners.
-        knots_x = [points[i, 0] for i in (61, UPPER_LIP["right"], 0, UPPER_LIP["left"], 291)]
-        profile = np.interp(xs, knots_x, [0.0, right, (left + right) / 2, left, 0.0]).astype(np.float32)
+        # Per side: the full amount from beside the philtrum to the lateral lip, half at
+        # the midline (so both sides together press it fully), none at the corners.
+        knots = (61, LIP_LATERAL["right"], UPPER_LIP["right"], 0, UPPER_LIP["left"], LIP_LATERAL["left"], 291)
+        amounts = [0.0, right, right, (left + right) / 2, left, left, 0.0]
+        profile = np.interp(xs, [points[i, 0] for i in knots], amounts).astype(np.float32)
         down = np.minimum(profile, 0.8 * np.maximum(y_ui - y_uo, 0.0))
         up = np.minimum(profile, 0.8 * np.maximum(y_lo - y_li, 0.0))
         tail = max(1.5 * float(np.max(y_lo - y_li)), 2.5 * max(left, right))
@@ -280,6 +353,38 @@ class SyntheticFace:
             np.stack([y_uo - tail, y_uo, y_ui, y_li, y_lo, y_lo + tail]),
             np.stack([zero, down, zero, zero, -up, zero]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stage:
+    """One stage of the warp: bands, then a smooth field on top (forward order)."""
+
+    bands: list[Band]
+    field: SmoothField
+
+    def forward_points(self, points: FloatArray) -> FloatArray:
+        moved = points[:, :2].astype(np.float32)
+        for band in self.bands:
+            moved = band.forward_points(moved)
+        return self.field.forward_points(moved)
+
+    def inverse(self, x: FloatArray, y: FloatArray) -> Coords:
+        x, y = self.field.inverse(x, y)
+        for band in reversed(self.bands):
+            x, y = band.inverse(x, y)
+        return x, y
+
+
+def _head_matrix(
+    shape: tuple[int, int], shift: tuple[float, float], scale: float, angle_deg: float
+) -> npt.NDArray[np.float64] | None:
+    """The 2x3 forward matrix of a head motion about the image centre, or None for none."""
+    if shift == (0.0, 0.0) and scale == 1.0 and angle_deg == 0.0:
+        return None
+    h, w = shape
+    m = np.asarray(cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, scale), dtype=np.float64)
+    m[:, 2] += shift
+    return m
 
 
 def _opening(band: Band, x: FloatArray, y: FloatArray) -> FloatArray:

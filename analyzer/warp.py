@@ -86,14 +86,17 @@ class SmoothField:
         """
         if not self.bumps:
             return x, y
-        px, py = x, y
+        shape = x.shape
+        # remap wants 2-D maps; a list of points becomes one row (at most 32767 of them).
+        qx, qy = (x, y) if x.ndim == 2 else (x.reshape(1, -1), y.reshape(1, -1))
+        px, py = qx, qy
         for _ in range(iterations):
             d = cv2.remap(
                 self._grid, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0, 0.0)
-            )
-            px = x - d[..., 0]
-            py = y - d[..., 1]
-        return px, py
+            ).reshape(*qx.shape, 2)
+            px = qx - d[..., 0]
+            py = qy - d[..., 1]
+        return px.reshape(shape), py.reshape(shape)
 
 
 class Band:
