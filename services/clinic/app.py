@@ -82,7 +82,7 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
         app = request.app
-        ctx: Ctx | None = None
+        actor: tuple[int, str] | None = None
         try:
             async with app[sessions_key]() as db, db.begin():
                 ctx = Ctx(request=request, db=db, services=app[services_key], route=route)
@@ -93,23 +93,26 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
                             "Sign in first (Authorization: Bearer <token>).", code="missing_token"
                         )
                     ctx.user = await auth.user_for_bearer(db, raw)
+                    actor = (ctx.user.id, ctx.user.role)
                     if ctx.user.role not in route.roles:
                         raise Forbidden(f"A {ctx.user.role} cannot do this.", code="wrong_role")
                 return await route.handler(ctx)
         except ClinicError as exc:
-            if ctx is not None and ctx.user is not None and exc.status in (403, 404):
-                await _audit_denied(app, ctx, request)
+            if actor is not None and exc.status in (403, 404):
+                await _audit_denied(app, actor, route, request)
             raise
 
     endpoint.__name__ = route.handler.__name__
     return endpoint
 
 
-async def _audit_denied(app: web.Application, ctx: Ctx, request: web.Request) -> None:
+async def _audit_denied(
+    app: web.Application, actor: tuple[int, str], route: Route, request: web.Request
+) -> None:
     """A refused look at clinical data is logged too (in its own transaction)."""
     pid = request.match_info.get("pid")
     async with app[sessions_key]() as db, db.begin():
-        record(db, ctx.user, "denied", ctx.route.tag, int(pid) if pid and pid.isdigit() else None)
+        record(db, actor, "denied", route.tag, int(pid) if pid and pid.isdigit() else None)
 
 
 def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = None) -> web.Application:

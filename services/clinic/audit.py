@@ -6,21 +6,17 @@ facts go to the log line."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.models import AuditEntry
-
-if TYPE_CHECKING:
-    from services.clinic.models import User
 
 log = logging.getLogger(__name__)
 
 
 def record(
     db: AsyncSession,
-    actor: User | None,
+    actor: tuple[int, str] | None,
     action: str,
     resource: str,
     patient_id: int | None,
@@ -28,8 +24,8 @@ def record(
 ) -> None:
     db.add(
         AuditEntry(
-            actor_id=actor.id if actor else None,
-            actor_role=actor.role if actor else "anonymous",
+            actor_id=actor[0] if actor else None,
+            actor_role=actor[1] if actor else "anonymous",
             action=action,
             resource=resource,
             patient_id=patient_id,
@@ -38,7 +34,7 @@ def record(
     )
     log.info(
         "audit actor=%s action=%s resource=%s patient=%s id=%s",
-        actor.id if actor else "-",
+        actor[0] if actor else "-",
         action,
         resource,
         patient_id,

@@ -124,7 +124,8 @@ class Ctx:
         self, action: str, resource: str, patient_id: int | None, resource_id: int | None = None
     ) -> None:
         """Add an audit entry in this request's transaction (so it lands with the change)."""
-        record(self.db, self.user, action, resource, patient_id, resource_id)
+        actor = (self.user.id, self.user.role) if self.user is not None else None
+        record(self.db, actor, action, resource, patient_id, resource_id)
         self.audited.append((action, resource, patient_id))
 
 

@@ -34,8 +34,9 @@ async def create_admin(
     try:
         await upgrade(engine)
         async with sessionmaker(engine)() as db, db.begin():
+            password_hash = (hasher or PasswordHasher()).hash(password)
             user: User = await create_user(
-                db, role="admin", email=email, name=name, password_hash=(hasher or PasswordHasher()).hash(password)
+                db, role="admin", email=email, name=name, password_hash=password_hash
             )
             return user.id
     finally:

@@ -1,0 +1,375 @@
+"""The clinic's main paths, as a therapist and a patient use them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import func, select
+
+from services.clinic.app import sessions_key
+from services.clinic.models import AuditEntry, Programme
+from shared.messages import ExerciseSummary, Resting, SessionSummary, SunnybrookEstimate
+from tests.clinic.conftest import Clinic
+
+P = "/clinic/api/patients"
+
+INTAKE: dict[str, Any] = {
+    "onset_date": (date.today() - timedelta(days=20)).isoformat(),
+    "diagnosis": "bells_palsy",
+    "affected_side": "right",
+    "course": "improving",
+    "treatments": {"corticosteroids": True, "antivirals": False, "surgery": False},
+    "problems": {"eye_closure": True, "eating_drinking": True, "speaking": False},
+    "eye_care": {"drops": True, "ointment": True, "taping": False},
+    "eye_symptoms": ["dryness"],
+    "imaging": "MRI 2026-10-01: no lesion",
+    "goals": ["symmetric smile", "close my eye"],
+}
+
+PROGRAMME: dict[str, Any] = {
+    "exercises": [
+        {"name": "closed_smile", "reps": 8, "sets": 2, "hold_s": 4, "times_per_day": 2, "days_per_week": 5},
+        {"name": "brow_raise"},
+    ],
+    "self_care": [
+        {"key": "eye_drops", "kind": "eye_care", "title": "Eye drops", "when": "day", "times_per_day": 4},
+        {"key": "eye_ointment", "kind": "eye_care", "title": "Ointment and tape", "when": "night"},
+        {"key": "massage", "kind": "massage", "title": "Self-massage", "duration_min": 5},
+    ],
+    "education": [{"key": "recovery_stages", "title": "Stages of recovery", "text": "Movement first."}],
+    "eye_protection": ["Wear glasses outdoors."],
+    "reminder_times": ["08:30", "18:00"],
+}
+
+SUNNYBROOK = {
+    "resting": {"eye": 1, "cheek": 1, "mouth": 0},
+    "voluntary": {"brow_raise": 2, "gentle_eye_closure": 3, "open_smile": 2, "snarl": 2, "pucker": 3},
+    "synkinesis": {"brow_raise": 0, "gentle_eye_closure": 1, "open_smile": 1, "snarl": 0, "pucker": 0},
+}
+
+
+def summary(sid: str, symmetry: float = 0.7, estimate: bool = False) -> dict[str, Any]:
+    s = SessionSummary(
+        sid=sid,
+        frames=900,
+        exercises=[
+            ExerciseSummary(
+                "closed_smile",
+                reps=8,
+                attempts=10,
+                sets=1,
+                mean_hold_s=3.2,
+                symmetry=symmetry,
+                synkinesis=0.2,
+                quality=0.8,
+            ),
+            ExerciseSummary(
+                "brow_raise",
+                reps=10,
+                attempts=10,
+                sets=1,
+                mean_hold_s=3.0,
+                symmetry=0.9,
+                synkinesis=None,
+                quality=1.0,
+            ),
+        ],
+        resting=Resting(brow_mm=-1.5, eye_mm=2.0, mouth_mm=-2.5),
+        assessment=SunnybrookEstimate(
+            resting={"eye": 1, "cheek": 1, "mouth": 1},
+            voluntary={"brow_raise": 3, "gentle_eye_closure": 3, "open_smile": 2, "snarl": 3, "pucker": 3},
+            synkinesis={"brow_raise": 0, "gentle_eye_closure": 0, "open_smile": 1, "snarl": 0, "pucker": 1},
+            resting_score=15,
+            voluntary_score=56,
+            synkinesis_score=2,
+            composite=39,
+            affected_side="right",
+        )
+        if estimate
+        else None,
+    )
+    out: dict[str, Any] = msgspec.to_builtins(s)
+    return out
+
+
+async def audit_count(c: Clinic, **where: Any) -> int:
+    async with c.app[sessions_key]() as db:
+        q = select(func.count()).select_from(AuditEntry)
+        for k, v in where.items():
+            q = q.where(getattr(AuditEntry, k) == v)
+        return int(await db.scalar(q) or 0)
+
+
+async def test_intake_is_recorded_read_back_and_audited(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", INTAKE)
+    mine = await clinic.ok("GET", f"{P}/{pid}/intake", "patient")
+    assert mine["diagnosis"] == "bells_palsy" and mine["goals"] == ["symmetric smile", "close my eye"]
+    assert mine["treatments"]["corticosteroids"] is True and mine["eye_care"]["taping"] is False
+    changed = {**INTAKE, "course": "stable"}
+    assert (await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", changed))["course"] == "stable"
+    assert await audit_count(clinic, resource="intake", patient_id=pid, action="create") == 1
+    assert await audit_count(clinic, resource="intake", patient_id=pid, action="update") == 1
+    assert await audit_count(clinic, resource="intake", patient_id=pid, action="read") == 1
+
+
+async def test_therapist_sunnybrook_is_scored_and_estimates_sit_beside_it(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    graded = await clinic.ok(
+        "POST", f"{P}/{pid}/assessments", "therapist", {"sunnybrook": SUNNYBROOK, "house_brackmann": 4}, 201
+    )
+    # voluntary (2+3+2+2+3)*4 = 48, resting (1+1+0)*5 = 10, synkinesis 2 → 36
+    assert graded["sunnybrook"]["composite"] == 36 and graded["sunnybrook"]["resting_score"] == 10
+    assert graded["source"] == "therapist" and graded["estimate"] is False
+    session = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    await clinic.ok(
+        "POST",
+        f"/clinic/api/sessions/{session['id']}/summary",
+        "patient",
+        summary("home-1", estimate=True),
+        201,
+    )
+    rows = await clinic.ok("GET", f"{P}/{pid}/assessments", "therapist")
+    assert [(r["source"], r["sunnybrook"]["composite"]) for r in rows] == [
+        ("therapist", 36),
+        ("estimate", 39),
+    ]
+    assert rows[1]["estimate"] is True and rows[1]["session_id"] == session["id"]
+
+
+async def test_programme_versions_and_todays_plan_with_checkoffs(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    v1 = await clinic.ok("PUT", f"{P}/{pid}/programme", "therapist", PROGRAMME, 201)
+    assert v1["version"] == 1
+    brow = v1["exercises"][1]
+    assert (brow["reps"], brow["sets"], brow["hold_s"]) == (10, 1, 3.0)  # the catalogue's dose
+    v2 = await clinic.ok("PUT", f"{P}/{pid}/programme", "therapist", {**PROGRAMME, "note": "more holds"}, 201)
+    assert v2["version"] == 2
+    assert [v["version"] for v in await clinic.ok("GET", f"{P}/{pid}/programme/versions", "patient")] == [
+        1,
+        2,
+    ]
+
+    await clinic.ok("POST", f"{P}/{pid}/checkoffs", "patient", {"item": "eye_drops"}, 201)
+    await clinic.ok("POST", f"{P}/{pid}/checkoffs", "patient", {"item": "eye_ointment"}, 201)
+    session = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    await clinic.ok("POST", f"/clinic/api/sessions/{session['id']}/summary", "patient", summary("h"), 201)
+
+    plan = await clinic.ok("GET", f"{P}/{pid}/today", "patient")
+    assert plan["programme_version"] == 2 and plan["reminder_times"] == ["08:30", "18:00"]
+    smile = plan["exercises"][0]
+    assert smile["name"] == "closed_smile" and smile["done_today"] == 1 and smile["complete"] is False
+    care = {i["key"]: i for i in plan["self_care"]}
+    assert care["eye_drops"]["checked_today"] == 1 and care["eye_drops"]["complete"] is False
+    assert care["eye_ointment"]["complete"] is True and care["massage"]["checked_today"] == 0
+    assert plan["eye_protection"] == ["Wear glasses outdoors."]
+    reminders = await clinic.ok("GET", f"{P}/{pid}/reminders", "patient")
+    assert [r["local_time"] for r in reminders["reminders"]] == ["08:30", "18:00"]
+
+
+async def test_home_practice_counts_as_adherence_and_feeds_progress(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    await clinic.ok("PUT", f"{P}/{pid}/programme", "therapist", PROGRAMME, 201)
+    for symmetry in (0.6, 0.7):
+        s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+        await clinic.ok(
+            "POST", f"/clinic/api/sessions/{s['id']}/summary", "patient", summary("x", symmetry), 201
+        )
+    await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [2] * 9}, 201)
+    progress = await clinic.ok("GET", f"{P}/{pid}/progress", "therapist")
+    assert [p["value"] for p in progress["symmetry"]["mouth"]] == [0.6, 0.7]
+    assert [p["value"] for p in progress["symmetry"]["brow"]] == [0.9, 0.9]
+    assert progress["resting_asymmetry"]["mouth_mm"][0]["value"] == -2.5
+    assert progress["synkinesis"][0]["value"] == 0.2
+    week = progress["adherence"][-1]
+    # brow_raise asks for 7 days a week (the default), the most demanding exercise
+    assert week["practice_days"] == 1 and week["target_days"] == 7 and week["value"] == 0.143
+    assert progress["questionnaires"]["saq_total"][0]["value"] == 40.0
+
+
+async def test_summary_is_stored_once(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    url = f"/clinic/api/sessions/{s['id']}/summary"
+    await clinic.ok("POST", url, "patient", summary("a", estimate=True), 201)
+    again = await clinic.call("POST", url, "patient", summary("a", estimate=True))
+    assert again.status == 409 and again.body["error"]["code"] == "summary_exists"
+    rows = await clinic.ok("GET", f"{P}/{pid}/assessments", "therapist")
+    assert len(rows) == 1
+
+
+async def test_questionnaires_store_answers_and_scores(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    face = await clinic.ok(
+        "POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "face", "answers": [5] * 15}, 201
+    )
+    assert face["scores"]["total"] == 100.0 and face["answers"] == [5] * 15
+    fdi = await clinic.ok(
+        "POST",
+        f"{P}/{pid}/questionnaires",
+        "therapist",
+        {"kind": "fdi", "answers": [5, 4, None, 4, 5, 6, 5, 4, 3, 2]},
+        201,
+    )
+    # physical (18 - 4) / 4 × 25; social (20 - 5) / 5 × 20
+    assert fdi["scores"] == {"physical": 87.5, "social": 60.0}
+    listed = await clinic.ok("GET", f"{P}/{pid}/questionnaires?kind=fdi", "patient")
+    assert [r["id"] for r in listed] == [fdi["id"]]
+    bad = await clinic.call(
+        "POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [6] * 9}
+    )
+    assert bad.status == 400 and bad.body["error"]["code"] == "bad_answers"
+
+
+async def test_referral_flags_are_suggested_then_accepted_or_dismissed(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", {**INTAKE, "new_symptoms": ["hearing_loss"]})
+    new = await clinic.ok("POST", f"{P}/{pid}/referral-flags/evaluate", "therapist")
+    codes = {f["code"]: f for f in new}
+    assert set(codes) == {"eye_exposure", "new_symptoms"}
+    assert codes["eye_exposure"]["specialty"] == "ophthalmology"
+    assert "dryness" in codes["eye_exposure"]["reason"]
+    assert await clinic.ok("POST", f"{P}/{pid}/referral-flags/evaluate", "therapist") == []  # no duplicates
+    done = await clinic.ok(
+        "POST",
+        f"/clinic/api/referral-flags/{codes['eye_exposure']['id']}/decision",
+        "therapist",
+        {"decision": "accepted", "note": "letter sent"},
+    )
+    assert done["status"] == "accepted" and done["decided_by"] == clinic.ids["therapist"]
+    await clinic.ok(
+        "POST",
+        f"/clinic/api/referral-flags/{codes['new_symptoms']['id']}/decision",
+        "therapist",
+        {"decision": "dismissed"},
+    )
+    again = await clinic.call(
+        "POST",
+        f"/clinic/api/referral-flags/{codes['new_symptoms']['id']}/decision",
+        "therapist",
+        {"decision": "accepted"},
+    )
+    assert again.status == 409
+    flags = await clinic.ok("GET", f"{P}/{pid}/referral-flags", "therapist")
+    assert sorted(f["status"] for f in flags) == ["accepted", "dismissed"]
+
+
+async def test_totp_once_enabled_is_required_to_sign_in(clinic: Clinic) -> None:
+    import pyotp
+
+    began = await clinic.ok("POST", "/clinic/api/me/totp", "therapist")
+    totp = pyotp.TOTP(began["secret"])
+    wrong = await clinic.call(
+        "POST",
+        "/clinic/api/me/totp/confirm",
+        "therapist",
+        {"code": "000000" if totp.now() != "000000" else "111111"},
+    )
+    assert wrong.status == 403
+    await clinic.ok("POST", "/clinic/api/me/totp/confirm", "therapist", {"code": totp.now()})
+    without = await clinic.login("therapist@clinic.test")
+    assert without.status == 401 and without.body["error"]["code"] == "totp_required"
+    assert (await clinic.login("therapist@clinic.test", totp=totp.now())).status == 200
+    bad_password = await clinic.login("therapist@clinic.test", "wrong password!", totp=totp.now())
+    assert bad_password.status == 401 and bad_password.body["error"]["code"] == "invalid_credentials"
+
+
+async def test_magic_links_work_once_and_patients_cannot_use_passwords(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    invite = await clinic.ok("POST", f"{P}/{pid}/invite", "therapist")
+    assert invite["sent"] is False and invite["link"].startswith("http://telerehab.test/clinic/magic#token=")
+    token = invite["link"].split("#token=")[1]
+    signed = await clinic.ok("POST", "/clinic/api/auth/magic", None, {"token": token})
+    assert signed["user"]["id"] == pid and signed["user"]["role"] == "patient"
+    reuse = await clinic.call("POST", "/clinic/api/auth/magic", json={"token": token})
+    assert reuse.status == 401 and reuse.body["error"]["code"] == "used_link"
+    forged = await clinic.call("POST", "/clinic/api/auth/magic", json={"token": "x" * 43})
+    assert forged.status == 401 and forged.body["error"]["code"] == "invalid_link"
+    assert (await clinic.login("patient@example.test", "anything at all")).status == 401
+    # Signing out revokes the bearer token.
+    await clinic.ok("POST", "/clinic/api/auth/logout", "patient")
+    assert (await clinic.call("GET", "/clinic/api/me", "patient")).status == 401
+
+
+async def test_bad_input_gets_clear_json_errors_and_writes_nothing(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    url = f"{P}/{pid}/programme"
+    malformed = await clinic.call(
+        "PUT", url, "therapist", data=b'{"exercises": [', headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status == 400 and malformed.body["error"]["code"] == "bad_json"
+    wrong_type = await clinic.call(
+        "PUT", url, "therapist", {"exercises": [{"name": "brow_raise", "reps": "ten"}]}
+    )
+    assert wrong_type.status == 422 and "reps" in wrong_type.body["error"]["message"]
+    unknown = await clinic.call(
+        "PUT", url, "therapist", {"exercises": [{"name": "brow_raise"}, {"name": "jump"}]}
+    )
+    assert unknown.status == 400 and unknown.body["error"]["code"] == "unknown_exercise"
+    big = await clinic.call(
+        "PUT",
+        url,
+        "therapist",
+        data=b'{"note": "' + b"x" * 70_000 + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert big.status == 413 and big.body["error"]["code"] == "too_large"
+    extra = await clinic.call("PUT", url, "therapist", {"exercises": [], "surprise": 1})
+    assert extra.status == 422
+    missing = await clinic.call("GET", f"{P}/999999/programme", "therapist")
+    assert missing.status == 404 and missing.body["error"]["code"] == "not_found"
+    not_a_number = await clinic.call("GET", f"{P}/abc/intake", "therapist")
+    assert not_a_number.status == 404
+    no_route = await clinic.call("GET", "/clinic/api/nothing-here", "therapist")
+    assert no_route.status == 404 and "error" in no_route.body
+    wrong_method = await clinic.call("DELETE", f"{P}/{pid}/intake", "therapist")
+    assert wrong_method.status == 405 and "error" in wrong_method.body
+    future = await clinic.call(
+        "PUT", f"{P}/{pid}/intake", "therapist", {**INTAKE, "onset_date": "2999-01-01"}
+    )
+    assert future.status == 400
+    async with clinic.app[sessions_key]() as db:
+        assert await db.scalar(select(func.count()).select_from(Programme)) == 0
+
+
+async def test_a_failure_inside_a_request_rolls_back_everything(clinic: Clinic) -> None:
+    """Sunnybrook out of range after the row was built: neither the assessment nor its
+    audit entry is kept."""
+    pid = clinic.ids["patient"]
+    bad = {**SUNNYBROOK, "voluntary": {**SUNNYBROOK["voluntary"], "snarl": 9}}
+    reply = await clinic.call("POST", f"{P}/{pid}/assessments", "therapist", {"sunnybrook": bad})
+    assert reply.status == 400 and "snarl" in reply.body["error"]["message"]
+    assert await clinic.ok("GET", f"{P}/{pid}/assessments", "therapist") == []
+    assert await audit_count(clinic, resource="assessment", action="create") == 0
+
+
+async def test_denied_looks_are_audited_without_content(clinic: Clinic) -> None:
+    other = clinic.ids["other_patient"]
+    assert (await clinic.call("GET", f"{P}/{other}/intake", "therapist")).status == 404
+    assert (await clinic.call("GET", f"{P}/{other}/intake", "patient")).status == 403
+    entries = await clinic.ok("GET", f"/clinic/api/audit?patient_id={other}", "admin")
+    denied = [e for e in entries if e["action"] == "denied"]
+    assert {e["actor_id"] for e in denied} == {clinic.ids["therapist"], clinic.ids["patient"]}
+    assert set(denied[0]) == {
+        "id",
+        "at",
+        "actor_id",
+        "actor_role",
+        "action",
+        "resource",
+        "patient_id",
+        "resource_id",
+    }
+
+
+async def test_scheduling_far_ahead_opens_no_room_yet(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    s = await clinic.ok(
+        "POST", f"{P}/{pid}/sessions", "therapist", {"kind": "live", "scheduled_at": later}, 201
+    )
+    assert s["gateway_sid"] is None and "links" not in s
+    live = await clinic.call("POST", f"{P}/{pid}/sessions", "patient", {"kind": "live"})
+    assert live.status == 403
