@@ -148,9 +148,8 @@ def main() -> None:
             "side_accuracy": side_ok / side_n if side_n else None,
         }
         mae_text = "n/a" if mae is None else f"{mae:.3f}"
-        print(
-            f"{case.exercise:20s} {mae_text:>8s} {max(errors):8.3f} {side_ok:4d}/{side_n:<3d}  {' '.join(detail)}"
-        )
+        side_text = f"{side_ok:4d}/{side_n:<3d}"
+        print(f"{case.exercise:20s} {mae_text:>8s} {max(errors):8.3f} {side_text}  {' '.join(detail)}")
 
     # Repetitions: 1..3 reps of a 60 % right smile, counted exactly?
     smile = Movement(smile_left=14, smile_right=8.4)
