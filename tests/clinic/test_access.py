@@ -1,0 +1,93 @@
+"""Who may call what: anonymous, the patient, their therapist, another therapist and an
+admin, against every endpoint of the route table, on the patient's own records."""
+
+from __future__ import annotations
+
+from services.clinic.app import ROUTES
+from services.clinic.context import Route
+from tests.clinic.conftest import Clinic
+from tests.clinic.test_flows import INTAKE, PROGRAMME
+
+DENIED = {401, 403, 404}
+WHO = ("anonymous", "patient", "therapist", "other_therapist", "admin")
+
+
+def role_of(who: str) -> str:
+    return {"other_therapist": "therapist"}.get(who, who)
+
+
+def expected(route: Route, who: str) -> str:
+    """'ok' (passes access control), or the status that must come back."""
+    if route.roles is None:
+        return "ok"
+    if who == "anonymous":
+        return "401"
+    if role_of(who) not in route.roles:
+        return "403"
+    scoped = "{pid}" in route.path or "{id}" in route.path
+    if who == "other_therapist" and scoped:
+        return "404"
+    return "ok"
+
+
+async def setup_records(c: Clinic) -> dict[str, int]:
+    pid = c.ids["patient"]
+    await c.ok(
+        "PUT", f"/clinic/api/patients/{pid}/intake", "therapist", {**INTAKE, "new_symptoms": ["vertigo"]}
+    )
+    await c.ok("PUT", f"/clinic/api/patients/{pid}/programme", "therapist", PROGRAMME, 201)
+    session = await c.ok("POST", f"/clinic/api/patients/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    flags = await c.ok("POST", f"/clinic/api/patients/{pid}/referral-flags/evaluate", "therapist")
+    return {"pid": pid, "session": session["id"], "flag": flags[0]["id"]}
+
+
+def url_for(route: Route, ids: dict[str, int], pid: int | None = None) -> str:
+    path = route.path.replace("{pid}", str(pid or ids["pid"]))
+    if "{id}" in path:
+        path = path.replace("{id}", str(ids["flag"] if "referral-flags" in path else ids["session"]))
+    return "/clinic" + path
+
+
+def ordered(routes: list[Route]) -> list[Route]:
+    # Signing out revokes the caller's token: do it last.
+    return sorted(routes, key=lambda r: r.path == "/api/auth/logout")
+
+
+async def test_every_endpoint_answers_each_role_as_the_access_rules_say(clinic: Clinic) -> None:
+    ids = await setup_records(clinic)
+    clinic.tokens["anonymous"] = ""
+    failures = []
+    for route in ordered(ROUTES):
+        for who in WHO:
+            reply = await clinic.call(
+                route.method, url_for(route, ids), None if who == "anonymous" else who, json=None
+            )
+            want = expected(route, who)
+            ok = reply.status not in DENIED if want == "ok" else reply.status == int(want)
+            if not ok:
+                failures.append(f"{route.method} {route.path} as {who}: {reply.status}, expected {want}")
+            if reply.status >= 400:
+                assert isinstance(reply.body, dict) and set(reply.body["error"]) == {"code", "message"}
+    assert not failures, "\n".join(failures)
+
+
+async def test_a_patient_never_reaches_another_patients_records(clinic: Clinic) -> None:
+    ids = await setup_records(clinic)
+    other = clinic.ids["other_patient"]
+    for route in ROUTES:
+        if route.roles is None or "patient" not in route.roles or "{pid}" not in route.path:
+            continue
+        reply = await clinic.call(route.method, url_for(route, ids, pid=other), "patient")
+        assert reply.status == 403, (route.method, route.path, reply.status)
+    # …nor, through ids, another patient's session: the other patient asks for this one's.
+    for path in (f"/clinic/api/sessions/{ids['session']}", f"/clinic/api/sessions/{ids['session']}/join"):
+        assert (await clinic.call("GET", path, "other_patient")).status == 403
+
+
+async def test_unknown_ids_are_404_for_everyone_allowed(clinic: Clinic) -> None:
+    for path in ("/clinic/api/sessions/424242", "/clinic/api/patients/424242/intake"):
+        assert (await clinic.call("GET", path, "therapist")).status == 404
+    reply = await clinic.call(
+        "POST", "/clinic/api/referral-flags/424242/decision", "therapist", {"decision": "accepted"}
+    )
+    assert reply.status == 404
