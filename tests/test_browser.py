@@ -357,11 +357,6 @@ async def run_session(browser: Browser, gateway: Gateway) -> None:
     assert not errors, f"errors in the pages:\n{await reports(logs)}"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the analyzer's exercise engine (reads rehab:{sid}:commands, fills Feedback.exercise),"
-    " which has not landed on main yet; the gateway side (POST .../commands) is tested in test_commands.py",
-)
 async def test_an_exercise_started_by_the_therapist_appears_on_the_patients_page(
     gateway: Gateway, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
 ) -> None:
