@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
 from analyzer.metrics import BROW, EYELIDS, MOUTH_CORNER, SIDES, Side
-from analyzer.warp import Band, Bump, Coords, SmoothField, columns, polyline_y
+from analyzer.warp import Band, Bump, Coords, SmoothField, columns, exact_bumps, polyline_y
 
 Image = npt.NDArray[np.uint8]
 
@@ -85,12 +85,16 @@ class Movement:
     eye_close_right: float = 0.0
     pucker_left: float = 0.0  # mouth corner medially; that side's lips 1/4 as much together
     pucker_right: float = 0.0
-    snarl_left: float = 0.0  # ala and alar base (327/358, 98/129) up; upper lip ~0.4x
+    # Ala and alar base (327/358) up; beside the ala (423) 0.8x, the upper lip beside
+    # the philtrum and lateral to it (267, 269) 0.5x.
+    snarl_left: float = 0.0
     snarl_right: float = 0.0
-    cheek_left: float = 0.0  # cheek (425/411/376/352 centre) laterally out
+    # Laterally out, midway between the cheek points (425/411/376/352) and the face
+    # outline (361): those points move 0.65-1.0x, the outline 0.95x.
+    cheek_left: float = 0.0
     cheek_right: float = 0.0
-    # Vermilion thinner: upper outer lip (267/37) down and lower (314/84) up by the
-    # amount, the midline (0, 17) by half of it; the lip seal line stays.
+    # Vermilion thinner: upper outer lip (267/269/270) down and lower (314/405) up by
+    # the amount, the midline (0, 17) by half of it; the lip seal line (13/14) stays.
     lip_press_left: float = 0.0
     lip_press_right: float = 0.0
     # Resting asymmetry of a weak side: these change the face the others start from.
@@ -321,10 +325,13 @@ class SyntheticFace:
                 # Levator labii: a strip from the ala down to the lateral upper lip. FaceMesh
                 # ties the two alae together; lifting the lip beside them too is what
                 # makes it see one side move (see tests/test_synthetic.py).
-                bumps.append(Bump.at(self._centre(ALA[side], points), 0.0, -amount, 0.6 * s))
-                bumps.append(Bump.at(points[BESIDE_ALA[side], :2], 0.0, -0.8 * amount, 0.6 * s))
-                bumps.append(Bump.at(points[UPPER_LIP[side], :2], 0.0, -0.5 * amount, 0.5 * s))
-                bumps.append(Bump.at(points[UPPER_LIP_LATERAL[side], :2], 0.0, -0.5 * amount, 0.5 * s))
+                strip = [
+                    Bump.at(self._centre(ALA[side], points), 0.0, -amount, 0.6 * s),
+                    Bump.at(points[BESIDE_ALA[side], :2], 0.0, -0.8 * amount, 0.6 * s),
+                    Bump.at(points[UPPER_LIP[side], :2], 0.0, -0.5 * amount, 0.5 * s),
+                    Bump.at(points[UPPER_LIP_LATERAL[side], :2], 0.0, -0.5 * amount, 0.5 * s),
+                ]
+                bumps.extend(exact_bumps(strip))
             if amount := move.amount("cheek", side):
                 # Centred between the cheek points and the face outline beside them: the
                 # outline bulging is most of what FaceMesh sees of a puffed cheek.

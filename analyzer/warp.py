@@ -46,6 +46,25 @@ class Bump:
         return cls(float(point[0]), float(point[1]), dx, dy, sigma)
 
 
+def exact_bumps(wanted: Sequence[Bump]) -> list[Bump]:
+    """Bumps whose *sum* moves each centre by the (dx, dy) asked of it there.
+
+    Overlapping bumps add up, so a strip of them (ala, lip beside it) would move each
+    point by more than its own amount; solving the small linear system for the
+    amplitudes keeps every named amount exact.
+    """
+    if not wanted:
+        return []
+    centres = np.array([(b.x, b.y) for b in wanted])
+    sigmas = np.array([b.sigma for b in wanted])
+    d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    weights = np.exp(-d2 / (2 * sigmas[None, :] ** 2))  # [i, j]: bump j at centre i
+    amplitudes = np.linalg.solve(weights, np.array([(b.dx, b.dy) for b in wanted]))
+    return [
+        Bump(b.x, b.y, float(ax), float(ay), b.sigma) for b, (ax, ay) in zip(wanted, amplitudes, strict=True)
+    ]
+
+
 class SmoothField:
     """The forward motion ``p -> p + sum of bumps(p)`` on an image of ``shape`` (h, w)."""
 
