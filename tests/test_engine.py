@@ -1,0 +1,95 @@
+"""The engine on landmark tracks (no camera): reps from moving landmarks, and a
+checkpoint that carries exercise progress and the summary to another worker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analyzer.analysis import SessionAnalysis
+from analyzer.baseline import Baseline
+from analyzer.engine import FaceEngine
+from analyzer.landmarks import FloatArray, Landmarks
+from analyzer.metrics import mm_per_unit
+from analyzer.synthetic import SyntheticFace
+from shared.exercises import get_exercise
+from shared.messages import Checkpoint, Command
+
+FPS = 15.0
+
+
+@pytest.fixture
+def neutral(face: SyntheticFace) -> FloatArray:
+    return face.landmarks.astype(np.float32)
+
+
+def smiling(neutral: FloatArray, left_px: float, right_px: float) -> FloatArray:
+    out = neutral.copy()
+    out[291, :2] += (left_px * 0.5, -left_px)  # patient's left corner: image right, up
+    out[61, :2] += (-right_px * 0.5, -right_px)
+    return out
+
+
+def play_reps(engine: FaceEngine, neutral: FloatArray, reps: int, t: float = 0.0) -> float:
+    for _ in range(reps):
+        for i in range(30):  # 2 s ease in
+            t += 1 / FPS
+            engine.step(smiling(neutral, 14 * i / 29, 6 * i / 29), t)
+        for _ in range(round(1.5 * FPS)):  # hold
+            t += 1 / FPS
+            engine.step(smiling(neutral, 14, 6), t)
+        for _ in range(15):
+            t += 1 / FPS
+            engine.step(neutral, t)
+    return t
+
+
+def test_reps_from_a_landmark_track_and_a_restored_engine_goes_on_counting(neutral: FloatArray) -> None:
+    engine = FaceEngine(Baseline(neutral, mm_per_unit(neutral)))
+    engine.start_exercise(get_exercise("closed_smile").with_dose(reps=4, hold_s=1.0))
+    t = play_reps(engine, neutral, 2)
+    assert engine.tracker is not None and engine.tracker.rep == 2
+
+    successor = FaceEngine(Baseline(neutral, mm_per_unit(neutral)))
+    successor.restore(engine.to_bytes())
+    assert successor.tracker is not None
+    resumed = successor.tracker
+    assert (resumed.spec.name, resumed.rep, resumed.spec.reps) == ("closed_smile", 2, 4)
+    play_reps(successor, neutral, 2, t)
+    (summary,) = successor.summary("abcdefgh1", 100).exercises
+    assert (summary.reps, summary.attempts) == (4, 4) and summary.sets == 1
+    assert summary.symmetry is not None and summary.symmetry < 0.7  # the right side moves less
+
+
+def test_a_bad_engine_checkpoint_is_refused_clearly(neutral: FloatArray) -> None:
+    engine = FaceEngine(Baseline(neutral, mm_per_unit(neutral)))
+    with pytest.raises(ValueError, match="engine checkpoint unreadable"):
+        engine.restore(b"\x93 not the engine's state")
+
+
+class Replay:
+    """A landmarker that returns recorded landmarks (the Landmarker protocol's point)."""
+
+    def __init__(self, tracks: list[FloatArray]) -> None:
+        self.tracks = tracks
+
+    def detect(self, image: np.ndarray) -> Landmarks | None:
+        return Landmarks(self.tracks.pop(0), width=640, height=480)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_session_checkpoint_resumes_the_exercise_and_the_commands_position(neutral: FloatArray) -> None:
+    image = np.full((480, 640, 3), 128, dtype=np.uint8)
+    analysis = SessionAnalysis("abcdefgh1", "w1", Replay([neutral] * 25))
+    analysis.apply(Command(sid="abcdefgh1", command="start_exercise", issued_ms=0, exercise="pucker"), "5-0")
+    for i in range(25):
+        fb = analysis.analyse_image(image, i, i * 66)
+    assert fb.exercise is not None and fb.exercise.name == "pucker"  # applied once calibrated
+    checkpoint = analysis.checkpoint()
+    assert isinstance(checkpoint, Checkpoint) and checkpoint.commands_id == "5-0"
+    resumed = SessionAnalysis("abcdefgh1", "w2", Replay([neutral]), checkpoint=checkpoint)
+    fb = resumed.analyse_image(image, 26, 26 * 66)
+    assert fb.status == "tracking" and fb.exercise is not None and fb.exercise.name == "pucker"
+    assert resumed.commands_id == "5-0"
