@@ -1,0 +1,55 @@
+"""The PDF progress report opens and holds the patient's figures."""
+
+from __future__ import annotations
+
+import io
+
+import pypdf
+
+from tests.clinic.conftest import Clinic
+from tests.clinic.test_flows import INTAKE, PROGRAMME, SUNNYBROOK, summary
+
+P = "/clinic/api/patients"
+
+
+async def test_report_pdf_opens_and_holds_the_patients_figures(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", INTAKE)
+    await clinic.ok("PUT", f"{P}/{pid}/programme", "therapist", PROGRAMME, 201)
+    await clinic.ok(
+        "POST", f"{P}/{pid}/assessments", "therapist", {"sunnybrook": SUNNYBROOK, "house_brackmann": 3}, 201
+    )
+    s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    await clinic.ok(
+        "POST", f"/clinic/api/sessions/{s['id']}/summary", "patient", summary("r", estimate=True), 201
+    )
+    await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [3] * 9}, 201)
+    await clinic.ok(
+        "POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "face", "answers": [4] * 15}, 201
+    )
+
+    reply = await clinic.call("GET", f"{P}/{pid}/report.pdf", "therapist")
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/pdf"
+    assert reply.body.startswith(b"%PDF-")
+    pdf = pypdf.PdfReader(io.BytesIO(reply.body))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    flat = " ".join(text.split())
+    assert "Pat patient" in flat  # the patient's name
+    assert "Therapist" in flat and "bells palsy" in flat
+    assert "Sunnybrook composite (therapist)" in flat and "36 (" in flat  # therapist's grading
+    assert "39 (" in flat  # the analyzer's estimate, labelled as such
+    assert "automated estimate" in flat
+    assert "House–Brackmann grade 3 (" in flat
+    assert "60 (" in flat  # SAQ 27/45×100
+    assert "75 (" in flat  # FaCE all 4s
+    assert "Closed smile: 8 reps × 2 sets, hold 4 s, 2×/day, 5 days/week" in flat
+    assert "Eye drops" in flat and "Wear glasses outdoors." in flat
+    images = sum(len(page.images) for page in pdf.pages)
+    assert images == 6  # the charts
+
+
+async def test_report_of_a_new_patient_still_renders(clinic: Clinic) -> None:
+    reply = await clinic.call("GET", f"{P}/{clinic.ids['patient']}/report.pdf", "therapist")
+    assert reply.status == 200
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(reply.body)).pages)
+    assert "No programme set." in text
