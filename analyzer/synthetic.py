@@ -78,7 +78,7 @@ class Movement:
 
     smile_left: float = 0.0  # mouth corner (291/61) up by the amount and out by half of it
     smile_right: float = 0.0
-    brow_left: float = 0.0  # brow centre up
+    brow_left: float = 0.0  # whole brow (both edges) up; lids and canthi stay put
     brow_right: float = 0.0
     # Fraction 0..1 of the resting lid gap; the upper lid does 3/4 of it, the lower 1/4.
     eye_close_left: float = 0.0
@@ -100,9 +100,9 @@ class Movement:
     # Resting asymmetry of a weak side: these change the face the others start from.
     droop_mouth_left: float = 0.0  # mouth corner down
     droop_mouth_right: float = 0.0
-    droop_brow_left: float = 0.0  # brow centre down
+    droop_brow_left: float = 0.0  # whole brow down (at most 0.8 of its room above the lid)
     droop_brow_right: float = 0.0
-    wide_eye_left: float = 0.0  # lower lid down at the measured lid pairs (wider fissure)
+    wide_eye_left: float = 0.0  # lower lid down at the lid pairs (380: 0.9x), wider fissure
     wide_eye_right: float = 0.0
 
     def amount(self, movement: str, side: Side) -> float:
@@ -129,7 +129,11 @@ class SyntheticFace:
 
     def __init__(self, image: Image) -> None:
         self.image = image
-        detected = FaceMeshLandmarker(static_image_mode=True).detect(image)
+        mesh = FaceMeshLandmarker(static_image_mode=True)
+        try:
+            detected = mesh.detect(image)
+        finally:
+            mesh.close()
         if detected is None:
             raise ValueError("no face found in the base image")
         self.landmarks: FloatArray = detected.points

@@ -71,7 +71,8 @@ class SmoothField:
     def __init__(self, bumps: Sequence[Bump], shape: tuple[int, int]) -> None:
         self.bumps = [b for b in bumps if b.dx or b.dy]
         h, w = shape
-        self._grid = np.zeros((h, w, 2), dtype=np.float32)
+        # The field sampled on the pixel grid, read back bilinearly while inverting.
+        self._grid = np.zeros((h, w, 2) if self.bumps else (1, 1, 2), dtype=np.float32)
         for b in self.bumps:
             r = _REACH * b.sigma
             x0, x1 = max(int(b.x - r), 0), min(int(b.x + r) + 2, w)
