@@ -17,4 +17,5 @@ lint:
 
 bench:
 	scripts/setup.sh && .venv/bin/python -m benchmarks.analyzer_throughput && \
-	.venv/bin/python -m benchmarks.feedback_latency && .venv/bin/python -m benchmarks.relay_cpu
+	.venv/bin/python -m benchmarks.feedback_latency && .venv/bin/python -m benchmarks.relay_cpu && \
+	.venv/bin/python -m benchmarks.cue_latency

@@ -237,7 +237,7 @@ function render() {
   }
   $("sides").classList.toggle("stale", !fb.face);
   const mouth = fb.regions && fb.regions.mouth && fb.regions.mouth.excursion;
-  mark("feedback", { seq: fb.seq, captured_ms: fb.captured_ms, mouth_left: mouth ? mouth.left : null });
+  mark("feedback", { seq: fb.seq, captured_ms: fb.captured_ms, analysed_ms: fb.analysed_ms, mouth_left: mouth ? mouth.left : null });
 }
 
 // Grey the bars out when the analysis has gone quiet, so old numbers are not mistaken for live ones.
