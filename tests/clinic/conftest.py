@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,15 @@ async def serve(settings: Settings) -> tuple[TestServer, web.Application]:
 
 
 @pytest.fixture
-async def clinic(clinic_settings: Settings) -> AsyncIterator[Clinic]:
+def mailed_link() -> Callable[[str], str] | None:
+    """Where invitations arrive when SMTP is configured (test_mail.py overrides this)."""
+    return None
+
+
+@pytest.fixture
+async def clinic(
+    clinic_settings: Settings, mailed_link: Callable[[str], str] | None
+) -> AsyncIterator[Clinic]:
     """The clinic with an admin, two therapists (``therapist``, ``other_therapist``) and
     one patient of ``therapist`` signed in by magic link (``patient``), plus a second
     patient of ``other_therapist`` (``other_patient``)."""
@@ -156,7 +164,8 @@ async def clinic(clinic_settings: Settings) -> AsyncIterator[Clinic]:
                 201,
             )
             c.ids[who] = made["patient"]["id"]
-            magic = made["invite"]["link"].split("#token=", 1)[1]
+            link = made["invite"]["link"] if mailed_link is None else mailed_link(f"{who}@example.test")
+            magic = link.split("#token=", 1)[1]
             c.tokens[who] = (await c.ok("POST", "/clinic/api/auth/magic", None, {"token": magic}))["token"]
         yield c
     await server.close()

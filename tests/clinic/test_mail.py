@@ -1,0 +1,134 @@
+"""E-mail through a real local SMTP server (aiosmtpd): magic links and reminders."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from services.clinic.app import sessions_key
+from services.clinic.mailer import Mailer
+from services.clinic.models import ReminderSent
+from services.clinic.reminders import send_due_reminders
+from shared.settings import Settings
+from tests.clinic.conftest import Clinic
+from tests.clinic.test_flows import PROGRAMME
+
+
+@dataclass
+class Inbox:
+    port: int
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[Inbox]:
+    inbox = Inbox(port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def clinic_settings(database_url: str, tmp_path: Path, smtp: Inbox) -> Settings:
+    return Settings(
+        public_url="http://telerehab.test",
+        secret="mail-test",
+        database_url=database_url,
+        state_dir=str(tmp_path / "state"),
+        reminder_interval_s=0,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_from="clinic@telerehab.test",
+    )
+
+
+@pytest.fixture
+def mailed_link(smtp: Inbox) -> Callable[[str], str]:
+    def link(address: str) -> str:
+        text = body(smtp.to(address)[-1])
+        return "http" + text.split("http", 1)[1].split()[0]
+
+    return link
+
+
+def body(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+async def test_invitations_are_emailed_and_the_link_signs_the_patient_in(clinic: Clinic, smtp: Inbox) -> None:
+    # The fixture's two patients were invited by e-mail: no link came back to the therapist.
+    made = await clinic.ok(
+        "POST", "/clinic/api/patients", "therapist", {"email": "new@example.test", "name": "New Patient"}, 201
+    )
+    assert made["invite"] == {"sent": True}
+    [message] = smtp.to("new@example.test")
+    assert message["From"] == "clinic@telerehab.test"
+    text = body(message)
+    assert "New Patient" in text
+    token = text.split("#token=", 1)[1].split()[0]
+    signed = await clinic.ok("POST", "/clinic/api/auth/magic", None, {"token": token})
+    assert signed["user"]["id"] == made["patient"]["id"]
+
+
+async def test_reminders_follow_the_programme_times_and_go_once(clinic: Clinic, smtp: Inbox) -> None:
+    pid = clinic.ids["patient"]  # Europe/London
+    await clinic.ok("PUT", f"/clinic/api/patients/{pid}/programme", "therapist", PROGRAMME, 201)
+    london = ZoneInfo("Europe/London")
+    today = datetime.now(london).date()
+    at_0835 = datetime(today.year, today.month, today.day, 8, 35, tzinfo=london).astimezone(UTC)
+    sessions = clinic.app[sessions_key]
+    mailer = Mailer(clinic.settings)
+    before = len(smtp.to("patient@example.test"))
+    assert await send_due_reminders(sessions, mailer, "http://telerehab.test", now=at_0835) == 1
+    assert await send_due_reminders(sessions, mailer, "http://telerehab.test", now=at_0835) == 0  # once
+    # 17:00 is between the 08:30 and 18:00 reminders: nothing due.
+    assert (
+        await send_due_reminders(
+            sessions, mailer, "http://telerehab.test", now=at_0835 + timedelta(hours=8, minutes=25)
+        )
+        == 0
+    )
+    assert (
+        await send_due_reminders(
+            sessions, mailer, "http://telerehab.test", now=at_0835 + timedelta(hours=9, minutes=30)
+        )
+        == 1
+    )  # 18:05
+    mails = smtp.to("patient@example.test")[before:]
+    assert len(mails) == 2 and all("exercises" in m["Subject"] for m in mails)
+    async with sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(ReminderSent)) == 2
+
+
+async def test_a_dead_smtp_server_is_reported_not_crashed(clinic: Clinic, smtp: Inbox) -> None:
+    dead = Settings(smtp_host="127.0.0.1", smtp_port=free_port())
+    with pytest.raises(Exception) as caught:
+        await Mailer(dead).send("x@example.test", "s", "t")
+    assert type(caught.value).__name__ == "MailError"
