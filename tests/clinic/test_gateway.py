@@ -1,0 +1,130 @@
+"""The clinic mounted in the real gateway (real Redis): a scheduled live session opens a
+gateway room whose join links work, and ending it from the clinic ends the room."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+
+from gateway.app import create_app
+from services.clinic.manage import create_admin
+from shared.settings import Settings
+from tests.clinic.conftest import FAST_HASHER, PASSWORD
+from tests.clinic.test_mail import free_port
+
+
+async def test_live_session_through_the_gateway(
+    settings: Settings, redis: aioredis.Redis, database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    s = replace(settings, port=port, clinic_enabled=True, database_url=database_url, state_dir=str(tmp_path))
+    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
+    server = TestServer(create_app(s), host="127.0.0.1", port=port)
+    await server.start_server()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def call(
+                method: str, path: str, token: str | None = None, body: object = None
+            ) -> tuple[int, dict]:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                async with http.request(method, base + path, json=body, headers=headers) as r:
+                    return r.status, await r.json()
+
+            _, admin = await call(
+                "POST", "/clinic/api/auth/login", body={"email": "admin@clinic.test", "password": PASSWORD}
+            )
+            await call(
+                "POST",
+                "/clinic/api/therapists",
+                admin["token"],
+                {"email": "t@clinic.test", "name": "T", "password": PASSWORD},
+            )
+            _, therapist = await call(
+                "POST", "/clinic/api/auth/login", body={"email": "t@clinic.test", "password": PASSWORD}
+            )
+            t = therapist["token"]
+            _, made = await call("POST", "/clinic/api/patients", t, {"email": "p@example.test", "name": "P"})
+            pid = made["patient"]["id"]
+            _, patient = await call(
+                "POST", "/clinic/api/auth/magic", body={"token": made["invite"]["link"].split("#token=")[1]}
+            )
+
+            status, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+            assert status == 201, session
+            links = session["links"]
+            assert session["gateway_sid"] == links["sid"]
+            assert links["patient_url"].startswith(f"{base}/patient#token=")
+            join_token = links["patient_url"].split("#token=")[1]
+            status, info = await call("GET", "/api/session", join_token)
+            assert status == 200 and info["sid"] == links["sid"] and info["role"] == "patient"
+
+            # The patient fetches their own link later; it is for the same room.
+            status, mine = await call("GET", f"/clinic/api/sessions/{session['id']}/join", patient["token"])
+            assert status == 200 and mine["sid"] == links["sid"] and "/patient#token=" in mine["url"]
+            status, info = await call("GET", "/api/session", mine["url"].split("#token=")[1])
+            assert status == 200 and info["role"] == "patient"
+
+            status, ended = await call("POST", f"/clinic/api/sessions/{session['id']}/end", t)
+            assert status == 200 and ended["status"] == "ended", ended
+            status, gone = await call("GET", "/api/session", join_token)
+            assert status == 410
+            # No analyzer ran, so the gateway had no summary: the therapist may post one.
+            summary = {"t": "summary", "sid": links["sid"], "frames": 10, "exercises": []}
+            url = f"/clinic/api/sessions/{session['id']}/summary"
+            status, wrong = await call("POST", url, t, {**summary, "sid": "another-room"})
+            assert status == 400 and wrong["error"]["code"] == "wrong_session"
+            status, stored = await call("POST", url, t, summary)
+            assert status == 201 and stored["summary"]["frames"] == 10
+            status, again = await call("POST", url, t, summary)
+            assert status == 409 and again["error"]["code"] == "summary_exists"
+    finally:
+        await server.close()
+
+
+async def test_gateway_unreachable_is_a_clear_502(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    from tests.clinic.conftest import serve
+
+    s = replace(
+        settings,
+        database_url=database_url,
+        state_dir=str(tmp_path),
+        gateway_url=f"http://127.0.0.1:{free_port()}",
+    )
+    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
+    server, _ = await serve(s)
+    url = str(server.make_url("")).rstrip("/")
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                url + "/clinic/api/auth/login", json={"email": "admin@clinic.test", "password": PASSWORD}
+            ) as r:
+                admin = (await r.json())["token"]
+            h = {"Authorization": f"Bearer {admin}"}
+            await http.post(
+                url + "/clinic/api/therapists",
+                headers=h,
+                json={"email": "t@clinic.test", "name": "T", "password": PASSWORD},
+            )
+            async with http.post(
+                url + "/clinic/api/auth/login", json={"email": "t@clinic.test", "password": PASSWORD}
+            ) as r:
+                h = {"Authorization": f"Bearer {(await r.json())['token']}"}
+            async with http.post(
+                url + "/clinic/api/patients", headers=h, json={"email": "p@example.test", "name": "P"}
+            ) as r:
+                pid = (await r.json())["patient"]["id"]
+            async with http.post(url + f"/clinic/api/patients/{pid}/sessions", headers=h, json={}) as r:
+                assert r.status == 502
+                assert (await r.json())["error"]["code"] == "gateway_unavailable"
+            async with http.get(url + f"/clinic/api/patients/{pid}/sessions", headers=h) as r:
+                assert await r.json() == []  # nothing half-written
+    finally:
+        await server.close()
