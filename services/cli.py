@@ -1,5 +1,6 @@
 """``telerehab`` command line: ``up`` runs everything on one machine; ``gateway`` and
-``analyzer`` run one part each (as in a deployment); ``session`` opens a session."""
+``analyzer`` run one part each (as in a deployment); ``session`` opens a session;
+``clinic`` runs the clinic API alone and ``db`` migrates its database."""
 
 from __future__ import annotations
 
@@ -43,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     ana.add_argument("video", help="video file (anything FFmpeg reads: mp4, webm, mov, y4m...)")
     ana.add_argument("--exercise", default=None, help="catalogue exercise name (default: detect it)")
     ana.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    clinic = sub.add_parser("clinic", help="run the clinic API alone (clinic create-admin: add an admin)")
+    clinic_sub = clinic.add_subparsers(dest="clinic_command")
+    admin = clinic_sub.add_parser("create-admin", help="create an admin; the password is read from stdin")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Administrator")
+    db = sub.add_parser("db", help="clinic database migrations (DATABASE_URL)")
+    db.add_argument("action", choices=("upgrade", "downgrade", "current"))
+    db.add_argument("revision", nargs="?", default=None, help="target (default: head / one step down)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
         return _analyze(args.video, args.exercise, args.json)
@@ -57,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"telerehab: configuration error: {exc}", file=sys.stderr)
         return 2
 
+    if args.command in ("clinic", "db"):
+        from services.clinic.manage import command
+
+        return command(settings, args)
     if args.command == "gateway":
         from gateway.app import run as run_gateway
 
