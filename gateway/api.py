@@ -158,6 +158,22 @@ async def send_command(request: web.Request) -> web.Response:
     return web.json_response({"id": stream_id}, status=202)
 
 
+async def session_summary(request: web.Request) -> web.Response:
+    """What the analyzer has counted so far in an open session (no frames, only figures);
+    a patient practising at home saves it to the clinic when they finish."""
+    sid = request.match_info["sid"]
+    authenticate(request, ("therapist", "patient"), sid=sid)
+    if not valid_session_id(sid):
+        raise NotFound("No such session.")
+    registry = request.app[registry_key]
+    if await registry.store.get(sid) is None:
+        if await registry.store.is_ended(sid):
+            raise SessionGone("This session has ended.")
+        raise NotFound("No such session, or it has expired.")
+    summary = await registry.store.summary(sid)
+    return web.json_response({"summary": None if summary is None else msgspec.to_builtins(summary)})
+
+
 async def exercises(request: web.Request) -> web.Response:
     """The exercise catalogue, for the pages' exercise cards and the therapist's picker."""
     authenticate(request, ("patient", "therapist", "clinic"))
@@ -196,6 +212,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/offer", offer)
     app.router.add_post("/api/sessions/{sid}/end", end_session)
     app.router.add_post("/api/sessions/{sid}/commands", send_command)
+    app.router.add_get("/api/sessions/{sid}/summary", session_summary)
     app.router.add_get("/api/exercises", exercises)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

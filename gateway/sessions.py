@@ -74,6 +74,12 @@ class SessionStore:
             self._keys.sessions(), {"m": codec.encode(entry)}, maxlen=SESSIONS_STREAM_MAXLEN, approximate=True
         )
 
+    async def summary(self, sid: str) -> SessionSummary | None:
+        """The analyzer's summary so far, from its last checkpoint, without ending the
+        session (home practice saves it to the clinic when the patient finishes)."""
+        state = await self._redis.get(self._keys.session_state(sid))
+        return _summary_of(sid, state if isinstance(state, bytes) else None)
+
     async def end(self, sid: str, tombstone_ttl_s: int) -> SessionSummary | None:
         """Delete every key of the session (frames, feedback, state, lease, meta) and
         return the analyzer's summary from its last checkpoint, read in the same
@@ -83,10 +89,15 @@ class SessionStore:
             pipe.delete(*self._keys.session_keys(sid))
             pipe.set(self._keys.session_ended(sid), b"1", ex=max(1, tombstone_ttl_s))
             state, *_ = await pipe.execute()
-        if not state:
-            return None
-        try:
-            return codec.decode(state, Checkpoint).summary
-        except CodecError as exc:
-            log.warning("session %s: checkpoint unreadable at end, no summary: %s", sid, exc)
-            return None
+        return _summary_of(sid, state)
+
+
+def _summary_of(sid: str, state: bytes | None) -> SessionSummary | None:
+    """The summary in a checkpoint (None when the analyzer never calibrated)."""
+    if not state:
+        return None
+    try:
+        return codec.decode(state, Checkpoint).summary
+    except CodecError as exc:
+        log.warning("session %s: checkpoint unreadable, no summary: %s", sid, exc)
+        return None

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
 
 from shared import codec, tokens
 from shared.exercises import load_catalogue
 from shared.keys import Keys
-from shared.messages import Command
+from shared.messages import Checkpoint, Command, ExerciseSummary, SessionSummary
 from tests.conftest import Gateway
 
 
@@ -170,3 +171,52 @@ async def test_the_exercise_catalogue_is_served_to_session_tokens(gateway: Gatew
     }
     async with gateway.http.get(f"{gateway.url}/api/exercises") as r:
         assert r.status == 401
+
+
+async def test_the_summary_so_far_is_read_without_ending_the_session(
+    gateway: Gateway, redis: aioredis.Redis, keys: Keys
+) -> None:
+    session = await gateway.create_session()
+    sid = session["sid"]
+    url = f"{gateway.url}/api/sessions/{sid}/summary"
+    auth = {"Authorization": f"Bearer {session['patient_token']}"}
+    async with gateway.http.get(url, headers=auth) as r:
+        assert (r.status, await r.json()) == (200, {"summary": None})  # nothing analysed yet
+    summary = SessionSummary(
+        sid=sid,
+        frames=450,
+        exercises=[
+            ExerciseSummary(
+                "closed_smile",
+                reps=5,
+                attempts=6,
+                sets=1,
+                mean_hold_s=1.2,
+                symmetry=0.4,
+                synkinesis=0.1,
+                quality=0.83,
+            )
+        ],
+    )
+    checkpoint = Checkpoint(
+        sid=sid, seq=450, baseline=b"", baseline_points=0, iris_mm_per_unit=1.0, worker="w", summary=summary
+    )
+    await redis.set(keys.session_state(sid), codec.encode(checkpoint))
+    async with gateway.http.get(url, headers=auth) as r:
+        body = await r.json()
+        assert r.status == 200
+    assert (
+        codec.decode(codec.encode(msgspec.convert(body["summary"], SessionSummary)), SessionSummary)
+        == summary
+    )
+    assert await redis.exists(keys.session_meta(sid))  # still open
+    other = await gateway.create_session()
+    async with gateway.http.get(url, headers={"Authorization": f"Bearer {other['patient_token']}"}) as r:
+        assert r.status == 403
+    async with gateway.http.post(
+        f"{gateway.url}/api/sessions/{sid}/end",
+        headers={"Authorization": f"Bearer {session['therapist_token']}"},
+    ) as r:
+        assert r.status == 200
+    async with gateway.http.get(url, headers=auth) as r:
+        assert r.status == 410
