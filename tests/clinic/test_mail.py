@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from services.clinic.mailer import Mailer
 from services.clinic.models import ReminderSent
 from services.clinic.reminders import send_due_reminders
 from shared.settings import Settings
-from tests.clinic.conftest import Clinic
+from tests.clinic.conftest import Clinic, serve
 from tests.clinic.test_flows import PROGRAMME
 
 
@@ -132,3 +133,33 @@ async def test_a_dead_smtp_server_is_reported_not_crashed(clinic: Clinic, smtp: 
     with pytest.raises(Exception) as caught:
         await Mailer(dead).send("x@example.test", "s", "t")
     assert type(caught.value).__name__ == "MailError"
+
+
+async def test_the_reminder_loop_lives_and_dies_with_the_app(
+    database_url: str, tmp_path: Path, smtp: Inbox
+) -> None:
+    s = Settings(
+        database_url=database_url,
+        state_dir=str(tmp_path),
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        reminder_interval_s=1,
+    )
+    server, _ = await serve(s)
+    try:
+        await asyncio.sleep(0.2)
+        [task] = [t for t in asyncio.all_tasks() if t.get_name() == "clinic-reminders"]
+        assert not task.done()
+    finally:
+        await server.close()
+    assert task.done()
+
+
+async def test_an_unknown_time_zone_is_refused(clinic: Clinic) -> None:
+    reply = await clinic.call(
+        "POST",
+        "/clinic/api/patients",
+        "therapist",
+        {"email": "tz@example.test", "name": "Z", "timezone": "Mars/Base"},
+    )
+    assert reply.status == 400 and "time zone" in reply.body["error"]["message"]
