@@ -7,13 +7,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import msgspec
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from services.clinic.manage import create_admin
+from shared import codec
+from shared.keys import Keys
+from shared.messages import Checkpoint, SessionSummary
 from shared.settings import Settings
 from tests.clinic.conftest import FAST_HASHER, PASSWORD
+from tests.clinic.test_flows import summary as flows_summary
 from tests.clinic.test_mail import free_port
 
 
@@ -83,6 +88,28 @@ async def test_live_session_through_the_gateway(
             assert status == 201 and stored["summary"]["frames"] == 10
             status, again = await call("POST", url, t, summary)
             assert status == 409 and again["error"]["code"] == "summary_exists"
+
+            # A session the analyzer ran: its checkpoint holds the summary, which the
+            # gateway returns at the end and the clinic keeps (with the estimate beside
+            # the therapist's gradings).
+            status, second = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+            sid = second["gateway_sid"]
+            analysed = msgspec.convert(flows_summary(sid, estimate=True), SessionSummary)
+            checkpoint = Checkpoint(
+                sid=sid,
+                seq=42,
+                baseline=b"",
+                baseline_points=0,
+                iris_mm_per_unit=1.0,
+                worker="w-test",
+                summary=analysed,
+            )
+            await redis.set(Keys(s.key_prefix).session_state(sid), codec.encode(checkpoint))
+            status, ended = await call("POST", f"/clinic/api/sessions/{second['id']}/end", t)
+            assert status == 200 and ended["summary"]["sid"] == sid, ended
+            assert [e["name"] for e in ended["summary"]["exercises"]] == ["closed_smile", "brow_raise"]
+            status, gradings = await call("GET", f"/clinic/api/patients/{pid}/assessments", patient["token"])
+            assert [(g["source"], g["session_id"]) for g in gradings] == [("estimate", second["id"])]
     finally:
         await server.close()
 
