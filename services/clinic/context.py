@@ -92,7 +92,7 @@ class Ctx:
     def id_param(self, name: str) -> int:
         raw = self.request.match_info[name]
         if not raw.isdigit() or len(raw) > 18:
-            raise NotFound(f"No such {name.removesuffix('_id').removesuffix('id') or 'record'}.")
+            raise NotFound("No such patient." if name == "pid" else "No such record.")
         return int(raw)
 
     def date_query(self, name: str) -> date | None:
@@ -132,8 +132,3 @@ class Ctx:
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=msgspec.json.encode(data), status=status, content_type="application/json")
 
-
-def parse_id(raw: object, what: str) -> int:
-    if not isinstance(raw, str) or not raw.isdigit():
-        raise NotFound(f"No such {what}.")
-    return int(raw)

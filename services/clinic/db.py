@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ def create_engine(url: str) -> AsyncEngine:
     # hide_parameters: SQL errors must never carry names or emails into the logs.
     engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
+        # aiosqlite logs every statement with its parameters (names, e-mails) at DEBUG.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

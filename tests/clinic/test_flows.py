@@ -373,3 +373,22 @@ async def test_scheduling_far_ahead_opens_no_room_yet(clinic: Clinic) -> None:
     assert s["gateway_sid"] is None and "links" not in s
     live = await clinic.call("POST", f"{P}/{pid}/sessions", "patient", {"kind": "live"})
     assert live.status == 403
+
+
+async def test_logs_carry_ids_never_names_emails_or_tokens(clinic: Clinic, caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    pid = clinic.ids["patient"]
+    made = await clinic.ok(
+        "POST", P, "therapist", {"email": "secret.person@example.test", "name": "Ada Secret"}, 201
+    )
+    token = made["invite"]["link"].split("#token=")[1]
+    signed = await clinic.ok("POST", "/clinic/api/auth/magic", None, {"token": token})
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", INTAKE)
+    await clinic.call("PUT", f"{P}/{pid}/intake", "therapist", {**INTAKE, "diagnosis": "nonsense"})
+    await clinic.call("GET", f"{P}/{made['patient']['id']}/intake", "other_therapist")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "audit actor=" in text  # the audit lines are there…
+    for secret in ("secret.person", "Ada Secret", token, signed["token"], clinic.tokens["therapist"], "MRI"):
+        assert secret not in text  # …with no personal details, tokens or clinical content
