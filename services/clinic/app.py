@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 from argon2 import PasswordHasher
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.clinic import (
@@ -35,7 +36,7 @@ from services.clinic import (
 from services.clinic.audit import record
 from services.clinic.context import Ctx, Route, Services, json_response
 from services.clinic.db import create_engine, resolve_url, sessionmaker
-from services.clinic.errors import ClinicError, Forbidden, Unauthorized, clinic_errors
+from services.clinic.errors import ClinicError, Conflict, Forbidden, Unauthorized, clinic_errors
 from services.clinic.mailer import Mailer
 from services.clinic.migrate import upgrade
 from services.clinic.openapi import document
@@ -101,6 +102,9 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
             if actor is not None and exc.status in (403, 404):
                 await _audit_denied(app, actor, route, request)
             raise
+        except IntegrityError:
+            # Two requests raced for the same unique thing (a programme version, an e-mail).
+            raise Conflict("Someone changed this at the same moment; try again.", code="conflict") from None
 
     endpoint.__name__ = route.handler.__name__
     return endpoint

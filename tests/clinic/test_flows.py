@@ -392,3 +392,20 @@ async def test_logs_carry_ids_never_names_emails_or_tokens(clinic: Clinic, caplo
     assert "audit actor=" in text  # the audit lines are there…
     for secret in ("secret.person", "Ada Secret", token, signed["token"], clinic.tokens["therapist"], "MRI"):
         assert secret not in text  # …with no personal details, tokens or clinical content
+
+
+async def test_concurrent_programme_changes_never_share_a_version(clinic: Clinic) -> None:
+    import asyncio
+
+    pid = clinic.ids["patient"]
+    replies = await asyncio.gather(
+        *(
+            clinic.call("PUT", f"{P}/{pid}/programme", "therapist", {**PROGRAMME, "note": str(i)})
+            for i in range(6)
+        )
+    )
+    assert {r.status for r in replies} <= {201, 409}
+    made = sorted(r.body["version"] for r in replies if r.status == 201)
+    assert made == list(range(1, len(made) + 1))
+    versions = await clinic.ok("GET", f"{P}/{pid}/programme/versions", "therapist")
+    assert [v["version"] for v in versions] == made
