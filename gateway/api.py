@@ -206,6 +206,16 @@ async def therapist_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "therapist.html")
 
 
+async def dashboard_page(request: web.Request) -> web.FileResponse:
+    """The therapist's clinic dashboard (data from /clinic/api with their sign-in token)."""
+    return web.FileResponse(STATIC / "dashboard.html")
+
+
+async def home_page(request: web.Request) -> web.FileResponse:
+    """The patient's plan for today; also where the clinic's magic links land."""
+    return web.FileResponse(STATIC / "home.html")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/sessions", create_session)
     app.router.add_get("/api/session", session_info)
@@ -219,4 +229,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/patient", patient_page)
     app.router.add_get("/therapist", therapist_page)
+    # The clinic's pages; its JSON API is the sub-application mounted at /clinic, and these
+    # exact paths resolve before that prefix does.
+    app.router.add_get("/clinic/dashboard", dashboard_page)
+    app.router.add_get("/clinic/today", home_page)
+    app.router.add_get("/clinic/magic", home_page)
     app.router.add_static("/static", STATIC)

@@ -12,13 +12,22 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, async_playwright
 
 from analyzer.synthetic import SyntheticFace
+from gateway.app import create_app
+from services.clinic.manage import create_admin
+from shared.settings import Settings
+from tests.clinic.conftest import FAST_HASHER, PASSWORD
+from tests.clinic.test_mail import free_port
 from tests.conftest import Gateway, RunningWorker
 from tests.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
 from tests.media import smile_clip
@@ -94,6 +103,7 @@ window.RTCPeerConnection = class extends Native {
 };
 addEventListener("DOMContentLoaded", () => {
   const cues = document.getElementById("cues"), status = document.getElementById("status");
+  if (!cues || !status) return;  // the clinic's pages have no cue box
   const record = () => {
     if (window.__cues.at(-1) !== cues.textContent) window.__cues.push(cues.textContent);
   };
@@ -458,3 +468,139 @@ async def test_the_patient_page_on_a_phone_in_portrait(
         assert not problems, "accessibility problems on the phone:\n" + "\n".join(problems)
         await screenshot(patient, "browser-patient-phone.png")
         assert not log.errors, await log.report()
+
+
+PROGRAMME = {
+    "exercises": [
+        {"name": "closed_smile", "reps": 3, "sets": 1, "hold_s": 1, "times_per_day": 2, "days_per_week": 7},
+        {"name": "brow_raise"},
+    ],
+    "self_care": [
+        {"key": "eye_drops", "kind": "eye_care", "title": "Eye drops", "when": "day", "times_per_day": 4}
+    ],
+    "education": [{"key": "recovery", "title": "Stages of recovery", "text": "Movement comes back slowly."}],
+    "eye_protection": ["Wear glasses outdoors."],
+}
+INTAKE = {
+    "onset_date": "2026-10-01",
+    "diagnosis": "bells_palsy",
+    "affected_side": "right",
+    "problems": {"eye_closure": True},
+    "eye_symptoms": ["dryness"],
+}
+
+
+async def test_clinic_dashboard_and_home_practice_in_chromium(
+    settings: Settings, redis: aioredis.Redis, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    """A therapist signs in to the dashboard; a patient opens their magic link, practises
+    today's exercise at home and saves the results; the therapist then sees the session,
+    the progress chart and the PDF report."""
+    port = free_port()
+    s = replace(
+        settings,
+        port=port,
+        clinic_enabled=True,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}",
+        state_dir=str(tmp_path),
+        reminder_interval_s=0,
+    )
+    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
+    server = TestServer(create_app(s), host="127.0.0.1", port=port)
+    await server.start_server()
+    base = f"http://127.0.0.1:{port}"
+    clip = smile_clip(face, tmp_path / "face.y4m")
+    try:
+        async with aiohttp.ClientSession() as http, chromium(clip) as browser:
+
+            async def call(method: str, path: str, token: str | None = None, body: object = None) -> Any:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                async with http.request(method, f"{base}/clinic/api{path}", json=body, headers=headers) as r:
+                    assert r.status < 400, (path, r.status, await r.text())
+                    return await r.json()
+
+            admin = await call(
+                "POST", "/auth/login", body={"email": "admin@clinic.test", "password": PASSWORD}
+            )
+            therapist_account = {"email": "t@clinic.test", "name": "Tess Therapist", "password": PASSWORD}
+            await call("POST", "/therapists", admin["token"], therapist_account)
+            t = (await call("POST", "/auth/login", body={"email": "t@clinic.test", "password": PASSWORD}))[
+                "token"
+            ]
+            made = await call("POST", "/patients", t, {"email": "p@example.test", "name": "Pat Patient"})
+            pid = made["patient"]["id"]
+            await call("PUT", f"/patients/{pid}/intake", t, INTAKE)
+            await call("PUT", f"/patients/{pid}/programme", t, PROGRAMME)
+            await call("POST", f"/patients/{pid}/referral-flags/evaluate", t)
+
+            # The patient: the magic link signs in and shows today's plan.
+            home, home_log = await open_page(browser, made["invite"]["link"], "home")
+            await wait_js(home, "return document.body.dataset.ready === 'true';", "today's plan", home_log)
+            assert home.url.endswith("/clinic/today"), home.url  # the one-time token left the URL
+            plan = await home.locator("#exercises").text_content() or ""
+            assert "Closed smile" in plan and "Done today: 0 of 2" in plan, plan
+            assert "Wear glasses outdoors." in (await home.locator("#eye-protection").text_content() or "")
+            problems = await axe_problems(home, "home")
+            assert not problems, "accessibility problems on the home page:\n" + "\n".join(problems)
+            await screenshot(home, "browser-home.png")
+            # Start the closed smile: the exercise page opens with it, and the reps count.
+            await home.get_by_role("button", name="Start Closed smile").click()
+            await wait_js(
+                home,
+                "const t = (id) => document.getElementById(id).textContent;"
+                " return location.pathname === '/patient' && t('exercise-title') === 'Closed smile'"
+                " && /^Rep [1-3] of 3$/.test(t('exercise-rep'));",
+                "home practice of the closed smile with a counted rep",
+                home_log,
+                timeout_ms=2 * WAIT_MS,
+            )
+            await home.get_by_role("button", name="Finish and save my results").click()
+            await wait_js(
+                home,
+                "return /Saved/.test(document.getElementById('saved').textContent);",
+                "saved results",
+                home_log,
+            )
+            await home.get_by_role("link", name="Back to today's plan").click()
+            await wait_js(
+                home,
+                "return document.body.dataset.ready === 'true'"
+                " && /Done today: 1 of 2/.test(document.getElementById('exercises').textContent);",
+                "the practice counted in today's plan",
+                home_log,
+            )
+
+            # The therapist: sign in, see the patient, the flag, the session and the report.
+            dash, dash_log = await open_page(browser, f"{base}/clinic/dashboard", "dashboard")
+            await dash.fill("#email", "t@clinic.test")
+            await dash.fill("#password", PASSWORD)
+            await dash.keyboard.press("Enter")
+            await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+            row = await dash.locator("#patients").text_content() or ""
+            assert "Pat Patient" in row and "Closed smile" in row and "ophthalmology" in row, row
+            await dash.get_by_role("button", name="Pat Patient").click()
+            await wait_js(
+                dash,
+                "const c = window.telerehabCharts['chart-symmetry'];"
+                " return c && c.data[0].length >= 1 && /home practice/.test("
+                "document.getElementById('sessions').textContent);",
+                "the home practice in the patient's progress",
+                dash_log,
+            )
+            sessions = await dash.locator("#sessions").text_content() or ""
+            assert "closed smile" in sessions, sessions
+            async with dash.expect_download() as download_info:
+                await dash.locator("#report").click()
+            report = await (await download_info.value).path()
+            assert Path(report).read_bytes().startswith(b"%PDF")
+            await dash.get_by_role("button", name="Start a live session now").click()
+            link = dash.locator("#therapist-link")
+            await link.wait_for(timeout=WAIT_MS)
+            assert "/therapist#token=" in (await link.get_attribute("href") or "")
+            problems = await axe_problems(dash, "dashboard")
+            assert not problems, "accessibility problems on the dashboard:\n" + "\n".join(problems)
+            await screenshot(dash, "browser-dashboard.png")
+            errors = home_log.errors + dash_log.errors
+            assert not errors, "errors in the pages:\n" + await reports((home_log, dash_log))
+    finally:
+        await server.close()

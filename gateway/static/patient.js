@@ -307,6 +307,49 @@ const session = connect({ role: "patient", video: { self: selfVideo, remote: rem
 
 // ---- practising alone -------------------------------------------------------------------------
 
+// Home practice opened from the clinic's plan: #token=…&clinic_session=ID&exercise=…&reps=…
+const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+const homeSession = params.get("clinic_session");
+const planned = params.get("exercise");
+let plannedSent = false;
+if (homeSession) $("home-finish").hidden = false;
+
+function startPlanned() {
+  if (!planned || plannedSent || !catalogue.has(planned)) return;
+  if (!latest || latest.status !== "tracking") return;  // after calibration
+  plannedSent = true;
+  const body = { command: "start_exercise", exercise: planned };
+  for (const [key, name] of [["reps", "reps"], ["sets", "sets"], ["hold", "hold_s"]]) {
+    const v = Number(params.get(key));
+    if (params.has(key) && Number.isFinite(v)) body[name] = key === "hold" ? v : Math.round(v);
+  }
+  $("practice-exercise").value = planned;
+  send(body);
+}
+setInterval(startPlanned, 500);
+
+$("finish-save").addEventListener("click", async () => {
+  const button = $("finish-save");
+  button.disabled = true;
+  $("saved").textContent = "Saving…";
+  try {
+    const { summary } = await session.summary();
+    if (!summary) {
+      $("saved").textContent = "There is nothing to save yet. Do at least one exercise first.";
+      button.disabled = false;
+      return;
+    }
+    const { clinic, clinicToken } = await import("/static/clinic.js");
+    await clinic(`/sessions/${encodeURIComponent(homeSession)}/summary`, clinicToken("patient"), { method: "POST", body: summary });
+    $("saved").replaceChildren("Saved. Well done! ", Object.assign(document.createElement("a"), { href: "/clinic/today", textContent: "Back to today's plan" }));
+    session.stop();
+    cuesEl.textContent = "Your results are saved. Well done!";
+  } catch (err) {
+    $("saved").textContent = `Your results could not be saved: ${err.message}`;
+    button.disabled = false;
+  }
+});
+
 async function loadExercises() {
   if (catalogue.size) return;
   try {

@@ -311,6 +311,11 @@ export function connect({ role, video = {}, onEvent = () => {}, onState = () => 
       if (!session) throw new ApiError(0, "no_session", "Not connected to a session yet.");
       return api(`/api/sessions/${encodeURIComponent(session.sid)}/commands`, token, { method: "POST", body });
     },
+    /** The analyzer's summary of this session so far ({summary: {...} | null}). */
+    async summary() {
+      if (!session) throw new ApiError(0, "no_session", "Not connected to a session yet.");
+      return api(`/api/sessions/${encodeURIComponent(session.sid)}/summary`, token);
+    },
     /** The exercise catalogue as a Map name -> {title, instructions, reps, sets, hold_s, ...}. */
     async exercises() {
       if (!catalogue) {

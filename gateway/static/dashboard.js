@@ -1,0 +1,273 @@
+// The therapist's clinic dashboard: sign in, patients (programme, next session, referral
+// flags), upcoming live sessions, and per patient the flags to decide, the programme,
+// progress charts (uPlot), the sessions with their summaries, a live session to start and
+// the PDF report. Everything comes from the clinic's API (/clinic/api) with the
+// therapist's own sign-in token.
+import { ApiError } from "/static/telerehab.js";
+import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
+
+const $ = (id) => document.getElementById(id);
+let token = clinicToken("therapist");
+let patients = [];
+let current = null;
+const charts = {};
+window.telerehabCharts = charts;  // for the browser tests
+
+function notice(text) {
+  $("notice").textContent = text;
+  $("notice").hidden = !text;
+}
+
+function el(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  if (text != null) node.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function emptyRow(text) {
+  const tr = el("tr");
+  tr.append(el("td", text, { colspan: "4" }));
+  return tr;
+}
+
+function fail(err) {
+  if (err instanceof ApiError && err.status === 401) return signedOut("Please sign in again.");
+  notice(err.message || String(err));
+}
+
+function signedOut(message = "") {
+  token = null;
+  saveClinicToken("therapist", null);
+  $("board").hidden = true;
+  $("login").hidden = false;
+  $("sign-out").hidden = true;
+  $("who").textContent = "";
+  notice(message);
+  $("email").focus();
+}
+
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = { email: $("email").value.trim(), password: $("password").value };
+  if ($("totp").value.trim()) body.totp = $("totp").value.trim();
+  try {
+    const reply = await clinic("/auth/login", null, { method: "POST", body });
+    if (reply.user.role !== "therapist") {
+      notice("This dashboard is for therapists.");
+      return;
+    }
+    token = reply.token;
+    saveClinicToken("therapist", token);
+    $("password").value = "";
+    notice("");
+    await start();
+  } catch (err) {
+    notice(err.message);
+  }
+});
+
+$("sign-out").addEventListener("click", async () => {
+  try { await clinic("/auth/logout", token, { method: "POST" }); } catch { /* signed out anyway */ }
+  signedOut("You are signed out.");
+});
+
+async function patientRow(p) {
+  const [programme, sessions, flags] = await Promise.all([
+    clinic(`/patients/${p.id}/programme`, token).catch(() => null),
+    clinic(`/patients/${p.id}/sessions`, token).catch(() => []),
+    clinic(`/patients/${p.id}/referral-flags`, token).catch(() => []),
+  ]);
+  return { ...p, programme, sessions, flags };
+}
+
+function nextSession(p) {
+  const now = Date.now() - 3600_000;
+  return p.sessions
+    .filter((s) => s.kind === "live" && s.status === "scheduled" && Date.parse(s.scheduled_at) >= now)
+    .sort((a, b) => Date.parse(a.scheduled_at) - Date.parse(b.scheduled_at))[0];
+}
+
+function renderBoard() {
+  const tbody = $("patients");
+  tbody.replaceChildren();
+  if (!patients.length) tbody.append(emptyRow("No patients yet."));
+  for (const p of patients) {
+    const tr = el("tr");
+    const th = el("th", null, { scope: "row" });
+    const open = el("button", p.name, { type: "button", class: "link-button", "data-patient": String(p.id) });
+    open.addEventListener("click", () => showPatient(p.id));
+    th.append(open);
+    const open_flags = p.flags.filter((f) => f.status === "open");
+    const next = nextSession(p);
+    tr.append(
+      th,
+      el("td", p.programme ? `v${p.programme.version}: ${p.programme.exercises.map((e) => e.title).join(", ")}` : "none yet"),
+      el("td", next ? when(next.scheduled_at) : "–"),
+      el("td", open_flags.length ? `${open_flags.length} open: ${open_flags.map((f) => f.specialty).join(", ")}` : "none", open_flags.length ? { class: "warn" } : {}),
+    );
+    tbody.append(tr);
+  }
+  const soon = Date.now() - 3600_000;
+  const upcoming = patients.flatMap((p) => p.sessions
+    .filter((s) => s.kind === "live" && s.status === "scheduled" && Date.parse(s.scheduled_at) >= soon)
+    .map((s) => ({ p, s })));
+  const list = $("upcoming");
+  list.replaceChildren();
+  for (const { p, s } of upcoming.sort((a, b) => Date.parse(a.s.scheduled_at) - Date.parse(b.s.scheduled_at))) {
+    const li = el("li", `${when(s.scheduled_at)}: ${p.name} `);
+    const join = el("button", "Join", { type: "button", class: "secondary" });
+    join.addEventListener("click", () => joinSession(s.id));
+    li.append(join);
+    list.append(li);
+  }
+  if (!list.children.length) list.append(el("li", "None scheduled."));
+}
+
+async function joinSession(id) {
+  try {
+    const link = await clinic(`/sessions/${id}/join`, token);
+    location.assign(link.url);
+  } catch (err) { fail(err); }
+}
+
+function span(xs) {
+  const now = Date.now() / 1000, day = 86400;
+  if (!xs.length) return [now - 7 * day, now];
+  const lo = xs[0], hi = xs[xs.length - 1];
+  return hi - lo < 7 * day ? [Math.min(lo - day, hi - 6 * day), Math.max(hi + day, lo + day)] : [lo - day, hi + day];
+}
+
+function lineChart(id, series, yRange) {
+  const node = $(id);
+  if (charts[id]) { charts[id].destroy(); delete charts[id]; }
+  if (typeof window.uPlot !== "function") return;
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => Date.parse(p.t) / 1000)))].sort((a, b) => a - b);
+  const data = [xs, ...series.map((s) => {
+    const byT = new Map(s.points.map((p) => [Date.parse(p.t) / 1000, p.value]));
+    return xs.map((x) => (byT.has(x) ? byT.get(x) : null));
+  })];
+  charts[id] = new uPlot({
+    width: Math.max(240, node.clientWidth || 300),
+    height: 150,
+    legend: { show: false },
+    cursor: { show: false },
+    // A fixed time span: at least a week around the data (uPlot would show years for one point).
+    scales: { x: { time: true, auto: false, range: span(xs) }, y: { range: yRange } },
+    axes: [{ stroke: "#111", grid: { stroke: "#ddd" } }, { stroke: "#111", grid: { stroke: "#ddd" }, size: 44 }],
+    series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, dash: s.dash, width: 2, spanGaps: true, points: { show: true, size: 6, fill: s.stroke } }))],
+  }, data, node);
+}
+
+async function showPatient(pid) {
+  const p = patients.find((x) => x.id === pid);
+  if (!p) return;
+  current = p;
+  $("detail").hidden = false;
+  $("detail-title").textContent = `${p.name} (${p.email})`;
+  $("live-links").textContent = "";
+
+  const flags = $("flags");
+  flags.replaceChildren();
+  for (const f of p.flags) {
+    const li = el("li", `${f.specialty}: ${f.reason} (${f.status}) `);
+    if (f.status === "open") {
+      for (const decision of ["accepted", "dismissed"]) {
+        const b = el("button", decision === "accepted" ? "Refer" : "Dismiss", { type: "button", class: "secondary" });
+        b.addEventListener("click", async () => {
+          try {
+            await clinic(`/referral-flags/${f.id}/decision`, token, { method: "POST", body: { decision } });
+            Object.assign(p, await patientRow(p));
+            renderBoard();
+            showPatient(pid);
+          } catch (err) { fail(err); }
+        });
+        li.append(b, " ");
+      }
+    }
+    flags.append(li);
+  }
+  if (!p.flags.length) flags.append(el("li", "No referral suggestions."));
+
+  const prog = $("programme");
+  prog.replaceChildren();
+  if (!p.programme) prog.append(el("li", "No programme yet."));
+  else for (const e of p.programme.exercises) prog.append(el("li", `${e.title}: ${e.reps} reps × ${e.sets} sets, hold ${e.hold_s} s, ${e.times_per_day}×/day, ${e.days_per_week} days/week`));
+
+  const tbody = $("sessions");
+  tbody.replaceChildren();
+  for (const s of [...p.sessions].reverse()) {
+    const ex = (s.summary && s.summary.exercises) || [];
+    const tr = el("tr");
+    tr.append(
+      el("td", when(s.ended_at || s.scheduled_at)),
+      el("td", s.kind === "home" ? "home practice" : "live"),
+      el("td", s.status),
+      el("td", ex.length ? ex.map((e) => `${e.name.replaceAll("_", " ")} ${e.reps}/${e.attempts}${e.symmetry == null ? "" : `, symmetry ${Math.round(e.symmetry * 100)}%`}`).join("; ") : "–"),
+    );
+    tbody.append(tr);
+  }
+  if (!p.sessions.length) tbody.append(emptyRow("No sessions yet."));
+  $("detail").focus();
+
+  try {
+    const progress = await clinic(`/patients/${pid}/progress`, token);
+    const sym = progress.symmetry || {};
+    lineChart("chart-symmetry", [
+      { label: "Mouth", stroke: "#0072B2", dash: [], points: sym.mouth || [] },
+      { label: "Eye", stroke: "#D55E00", dash: [8, 4], points: sym.eye || [] },
+      { label: "Brow", stroke: "#009E73", dash: [2, 3], points: sym.brow || [] },
+    ], [0, 1]);
+    lineChart("chart-sunnybrook", [
+      { label: "Therapist", stroke: "#0072B2", dash: [], points: progress.sunnybrook_therapist || [] },
+      { label: "Estimate", stroke: "#D55E00", dash: [8, 4], points: progress.sunnybrook_estimate || [] },
+    ], [0, 100]);
+    lineChart("chart-adherence", [
+      { label: "Adherence", stroke: "#0072B2", dash: [], points: progress.adherence || [] },
+    ], [0, 1]);
+  } catch (err) { fail(err); }
+}
+
+$("start-live").addEventListener("click", async () => {
+  if (!current) return;
+  try {
+    const s = await clinic(`/patients/${current.id}/sessions`, token, { method: "POST", body: { kind: "live" } });
+    const out = $("live-links");
+    out.replaceChildren(
+      "Send the patient this link: ",
+      el("a", "patient's link", { href: s.links.patient_url, id: "patient-link" }),
+      ". ",
+      el("a", "Open my session page", { href: s.links.therapist_url, id: "therapist-link" }),
+    );
+    Object.assign(current, await patientRow(current));
+    renderBoard();
+  } catch (err) { fail(err); }
+});
+
+$("report").addEventListener("click", async (ev) => {
+  ev.preventDefault();
+  if (!current) return;
+  try {
+    await download(`/patients/${current.id}/report.pdf`, token, `telerehab-report-${current.id}.pdf`);
+  } catch (err) { fail(err); }
+});
+
+async function start() {
+  $("login").hidden = true;
+  try {
+    const me = await clinic("/me", token);
+    if (me.role !== "therapist") return signedOut("This dashboard is for therapists.");
+    $("who").textContent = `Signed in as ${me.name}`;
+    $("sign-out").hidden = false;
+    $("board").hidden = false;
+    const list = await clinic("/patients", token);
+    patients = await Promise.all(list.map(patientRow));
+    renderBoard();
+    document.body.dataset.ready = "true";
+  } catch (err) {
+    fail(err);
+  }
+}
+
+if (token) start();
+else signedOut();

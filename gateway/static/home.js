@@ -1,0 +1,150 @@
+// The patient's home page: signs in from the magic link (/clinic/magic#token=…), then
+// shows today's plan from the clinic (/clinic/today): exercises to practise (each starts a
+// home-practice session on the exercise page, whose results are saved to the clinic),
+// live calls with the therapist, self-care to tick off, education and eye protection.
+import { ApiError } from "/static/telerehab.js";
+import { clinic, clinicToken, saveClinicToken, when } from "/static/clinic.js";
+
+const $ = (id) => document.getElementById(id);
+let token = clinicToken("patient");
+let me = null;
+
+function status(text) { $("status").textContent = text; }
+function notice(text) { $("notice").textContent = text; $("notice").hidden = !text; }
+
+function el(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  if (text != null) node.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function signedOut(message) {
+  saveClinicToken("patient", null);
+  token = null;
+  status("Not signed in");
+  $("signed-out").hidden = false;
+  for (const id of ["plan", "live", "care"]) $(id).hidden = true;
+  if (message) notice(message);
+}
+
+function fail(err) {
+  if (err instanceof ApiError && err.status === 401) return signedOut("Your sign-in has expired. Please open the newest link from your therapist.");
+  notice(err.message || String(err));
+}
+
+async function practise(exercise) {
+  status("Starting…");
+  try {
+    const session = await clinic(`/patients/${me.id}/sessions`, token, { method: "POST", body: { kind: "home" } });
+    const join = await clinic(`/sessions/${session.id}/join`, token);
+    const extra = new URLSearchParams({ clinic_session: String(session.id) });
+    if (exercise) {
+      extra.set("exercise", exercise.name);
+      extra.set("reps", String(exercise.reps));
+      extra.set("sets", String(exercise.sets));
+      extra.set("hold", String(exercise.hold_s));
+    }
+    location.assign(`${join.url}&${extra}`);
+  } catch (err) {
+    status("Ready");
+    fail(err);
+  }
+}
+
+function render(plan) {
+  const list = $("exercises");
+  list.replaceChildren();
+  for (const e of plan.exercises) {
+    const li = el("li", null, { class: e.complete ? "done" : "" });
+    const text = el("div");
+    text.append(el("strong", e.title), el("br"), `${e.reps} times, hold ${e.hold_s} s${e.sets > 1 ? `, ${e.sets} sets` : ""}. Done today: ${e.done_today} of ${e.times_per_day}.`);
+    if (!e.due_today) text.append(" Not needed today.");
+    const start = el("button", e.complete ? `Practise ${e.title} again` : `Start ${e.title}`, { type: "button" });
+    start.addEventListener("click", () => practise(e));
+    li.append(text, start);
+    list.append(li);
+  }
+  if (!plan.exercises.length) {
+    list.append(el("li", "Your therapist has not set your exercises yet. You can still practise freely."));
+    const free = el("button", "Practise freely", { type: "button" });
+    free.addEventListener("click", () => practise(null));
+    list.append(free);
+  }
+  $("plan").hidden = false;
+
+  const live = $("live-sessions");
+  live.replaceChildren();
+  for (const s of plan.live_sessions || []) {
+    const li = el("li");
+    li.append(el("span", `Video call at ${when(s.scheduled_at)} `));
+    const join = el("button", "Join the call", { type: "button" });
+    join.addEventListener("click", async () => {
+      try { location.assign((await clinic(`/sessions/${s.id}/join`, token)).url); } catch (err) { fail(err); }
+    });
+    li.append(join);
+    live.append(li);
+  }
+  $("live").hidden = !live.children.length;
+
+  const care = $("self-care");
+  care.replaceChildren();
+  for (const item of plan.self_care) {
+    const li = el("li", null, { class: item.complete ? "done" : "" });
+    const text = el("div");
+    text.append(el("strong", item.title), el("br"), `${item.instructions ? `${item.instructions} ` : ""}Done today: ${item.checked_today} of ${item.times_per_day}.`);
+    const tick = el("button", item.complete ? "Done for today ✓" : "I did this", { type: "button", class: "secondary" });
+    tick.disabled = item.complete;
+    tick.addEventListener("click", async () => {
+      try {
+        await clinic(`/patients/${me.id}/checkoffs`, token, { method: "POST", body: { item: item.key } });
+        await load();
+      } catch (err) { fail(err); }
+    });
+    li.append(text, tick);
+    care.append(li);
+  }
+  $("care").hidden = !plan.self_care.length;
+
+  const edu = $("education");
+  edu.replaceChildren();
+  for (const item of plan.education || []) {
+    const d = el("details");
+    d.append(el("summary", item.title), el("p", item.text));
+    edu.append(d);
+  }
+  if ((plan.eye_protection || []).length) {
+    $("eye-protection").replaceChildren(...plan.eye_protection.map((t) => el("li", t)));
+  }
+}
+
+async function load() {
+  try {
+    me = await clinic("/me", token);
+    if (me.role !== "patient") return signedOut("This page is for patients.");
+    const plan = await clinic(`/patients/${me.id}/today`, token);
+    render(plan);
+    status(`Hello ${me.name}`);
+    document.body.dataset.ready = "true";
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function signIn() {
+  const magic = new URLSearchParams(location.hash.replace(/^#/, "")).get("token");
+  // Take the one-time token out of the address bar and history straight away.
+  history.replaceState(null, "", "/clinic/today");
+  if (!magic) return;
+  try {
+    const reply = await clinic("/auth/magic", null, { method: "POST", body: { token: magic } });
+    token = reply.token;
+    saveClinicToken("patient", token);
+  } catch (err) {
+    notice(`This link cannot be used: ${err.message}`);
+  }
+}
+
+if (location.pathname.endsWith("/magic")) await signIn();
+if (token) await load();
+else signedOut();
