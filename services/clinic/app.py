@@ -135,7 +135,9 @@ def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = Non
         app[sessions_key] = sessionmaker(engine)
         http = aiohttp.ClientSession()
         mailer = Mailer(settings)
-        app[services_key] = Services(settings=settings, mailer=mailer, http=http, hasher=password_hasher)
+        app[services_key] = Services(
+            settings=settings, mailer=mailer, http=http, hasher=password_hasher, sessions=app[sessions_key]
+        )
         loop_task: asyncio.Task[None] | None = None
         if mailer.configured and settings.reminder_interval_s > 0:
             loop_task = asyncio.create_task(

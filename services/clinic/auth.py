@@ -17,18 +17,21 @@ import pyotp
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.clinic.audit import record
 from services.clinic.context import Ctx, Route, json_response
 from services.clinic.db import utcnow
-from services.clinic.errors import BadRequest, Forbidden, Unauthorized
-from services.clinic.models import AuthToken, User
+from services.clinic.errors import BadRequest, Forbidden, TooManyAttempts, Unauthorized
+from services.clinic.models import AuditEntry, AuthToken, User
 
 log = logging.getLogger(__name__)
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW = timedelta(minutes=15)
 _DUMMY_HASH = PasswordHasher().hash("not a real password; evens out the timing of unknown e-mails")
 
 
@@ -111,16 +114,42 @@ class TotpConfirmIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=6, max_length=10)]
 
 
+async def _failed(ctx: Ctx, user: User | None) -> None:
+    """Note a failed sign-in in the audit log (its own transaction: the request's is
+    rolled back by the 401 that follows)."""
+    if user is None:
+        return
+    async with ctx.services.sessions() as db, db.begin():
+        record(db, (user.id, user.role), "login_failed", "auth", None)
+
+
 async def login(ctx: Ctx) -> web.Response:
+    """After ``LOGIN_MAX_FAILURES`` failed attempts on an account within
+    ``LOGIN_WINDOW`` it is refused (429) until the window has passed, right password or not."""
     body = await ctx.body(LoginIn)
     user = (await ctx.db.execute(select(User).where(User.email == body.email.lower()))).scalar_one_or_none()
+    if user is not None:
+        failures = await ctx.db.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.actor_id == user.id,
+                AuditEntry.action == "login_failed",
+                AuditEntry.at > utcnow() - LOGIN_WINDOW,
+            )
+        )
+        if (failures or 0) >= LOGIN_MAX_FAILURES:
+            log.info("user %d: sign-in refused after %d failures", user.id, failures)
+            raise TooManyAttempts("Too many failed sign-ins; wait 15 minutes and try again.")
     stored = user.password_hash if user is not None and user.role != "patient" else None
     if not await check_password(ctx.services.hasher, stored, body.password) or user is None:
+        await _failed(ctx, user)
         raise Unauthorized("The e-mail or password is not right.", code="invalid_credentials")
     if user.totp_enabled:
         if not body.totp:
             raise Unauthorized("Enter the code from your authenticator app.", code="totp_required")
         if not pyotp.TOTP(user.totp_secret or "").verify(body.totp, valid_window=1):
+            await _failed(ctx, user)
             raise Unauthorized("The e-mail, password or code is not right.", code="invalid_credentials")
     token = await issue_token(ctx.db, user, "login", ctx.settings.clinic_login_ttl_s)
     log.info("user %d signed in", user.id)

@@ -12,7 +12,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 from argon2 import PasswordHasher
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clinic.audit import record
 from services.clinic.errors import BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
@@ -35,6 +35,7 @@ class Services:
     mailer: Mailer
     http: aiohttp.ClientSession
     hasher: PasswordHasher
+    sessions: async_sessionmaker[AsyncSession]  # for writes that must outlive a rolled-back request
 
 
 @dataclass(frozen=True)
@@ -131,4 +132,3 @@ class Ctx:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=msgspec.json.encode(data), status=status, content_type="application/json")
-

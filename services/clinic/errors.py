@@ -52,6 +52,11 @@ class Conflict(ClinicError):
     code = "conflict"
 
 
+class TooManyAttempts(ClinicError):
+    status = 429
+    code = "too_many_attempts"
+
+
 class GatewayUnavailable(ClinicError):
     status = 502
     code = "gateway_unavailable"

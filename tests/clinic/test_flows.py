@@ -409,3 +409,15 @@ async def test_concurrent_programme_changes_never_share_a_version(clinic: Clinic
     assert made == list(range(1, len(made) + 1))
     versions = await clinic.ok("GET", f"{P}/{pid}/programme/versions", "therapist")
     assert [v["version"] for v in versions] == made
+
+
+async def test_repeated_wrong_passwords_lock_the_account_for_a_while(clinic: Clinic) -> None:
+    for _ in range(5):
+        assert (await clinic.login("therapist@clinic.test", "not the password")).status == 401
+    locked = await clinic.login("therapist@clinic.test")  # the right password, too late
+    assert locked.status == 429 and locked.body["error"]["code"] == "too_many_attempts"
+    assert (await clinic.login("other_therapist@clinic.test")).status == 200  # others unaffected
+    failures = await clinic.ok("GET", "/clinic/api/audit", "admin")
+    assert (
+        sum(e["action"] == "login_failed" and e["actor_id"] == clinic.ids["therapist"] for e in failures) == 5
+    )
