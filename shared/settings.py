@@ -131,7 +131,9 @@ class Settings:
             "clinic_login_ttl_s": _number(
                 env, "TELEREHAB_CLINIC_LOGIN_TTL_S", d.clinic_login_ttl_s, 60, 30 * 86400
             ),
-            "magic_link_ttl_s": _number(env, "TELEREHAB_MAGIC_LINK_TTL_S", d.magic_link_ttl_s, 60, 30 * 86400),
+            "magic_link_ttl_s": _number(
+                env, "TELEREHAB_MAGIC_LINK_TTL_S", d.magic_link_ttl_s, 60, 30 * 86400
+            ),
             "reminder_interval_s": _number(
                 env, "TELEREHAB_REMINDER_INTERVAL_S", d.reminder_interval_s, 0, 86400
             ),
