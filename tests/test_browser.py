@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, async_playwright
 
 from analyzer.synthetic import SyntheticFace
+from gateway.api import registry_key
 from gateway.app import create_app
 from services.clinic.manage import create_admin
 from shared.settings import Settings
@@ -101,6 +102,12 @@ window.RTCPeerConnection = class extends Native {
     return channel;
   }
 };
+// Spoken cues: recorded, then spoken by the real speechSynthesis.
+window.__spoken = [];
+if (window.speechSynthesis) {
+  const speak = speechSynthesis.speak.bind(speechSynthesis);
+  speechSynthesis.speak = (utterance) => { window.__spoken.push(utterance.text); speak(utterance); };
+}
 addEventListener("DOMContentLoaded", () => {
   const cues = document.getElementById("cues"), status = document.getElementById("status");
   if (!cues || !status) return;  // the clinic's pages have no cue box
@@ -464,6 +471,16 @@ async def test_the_patient_page_on_a_phone_in_portrait(
         await patient.keyboard.press("Enter")
         assert await patient.evaluate("() => document.activeElement.id") == "cues"
         assert "token=" in await patient.evaluate("() => location.hash")
+        # Spoken cues are off until asked for; then the cue on screen is read out.
+        speech = patient.locator("#toggle-speech")
+        assert await speech.get_attribute("aria-pressed") == "false"
+        assert await patient.evaluate("() => window.__spoken.length") == 0
+        await speech.click()
+        assert await speech.get_attribute("aria-pressed") == "true"
+        spoken = await wait_js(
+            patient, "return window.__spoken.length > 0 && window.__spoken;", "a spoken cue", log
+        )
+        assert spoken[0] == await patient.locator("#cues").text_content(), spoken
         problems = await axe_problems(patient, "patient-phone")
         assert not problems, "accessibility problems on the phone:\n" + "\n".join(problems)
         await screenshot(patient, "browser-patient-phone.png")
@@ -604,3 +621,35 @@ async def test_clinic_dashboard_and_home_practice_in_chromium(
             assert not errors, "errors in the pages:\n" + await reports((home_log, dash_log))
     finally:
         await server.close()
+
+
+async def test_the_patient_page_reconnects_by_itself_after_a_drop(
+    gateway: Gateway, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    clip = smile_clip(face, tmp_path / "face.y4m")
+    async with chromium(clip) as browser:
+        session = await gateway.create_session()
+        patient, log = await open_page(browser, session["patient_url"], "patient")
+        await wait_js(patient, "return window.telerehab.feedbackCount > 0;", "feedback", log)
+        # The network drops: the gateway loses the patient's connection.
+        assert gateway.app is not None
+        room = gateway.app[registry_key].rooms[session["sid"]]
+        assert room.patient is not None
+        await room.patient.pc.close()
+        await wait_js(
+            patient,
+            "return window.__timeline.some((t) => /status Reconnecting/.test(t));",
+            "the page to say it is reconnecting",
+            log,
+        )
+        before = await patient.evaluate("() => window.telerehab.feedbackCount")
+        await wait_js(
+            patient,
+            "return window.telerehab.state === 'connected'"
+            f" && window.telerehab.feedbackCount > {before} + 5;",
+            "the page to reconnect and feedback to flow again",
+            log,
+            timeout_ms=2 * WAIT_MS,
+        )
+        assert await patient.locator("#status").text_content() == "Connected"
+        assert not log.errors, await log.report()
