@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import secrets
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -82,6 +84,17 @@ async def user_for_bearer(db: AsyncSession, raw: str) -> User:
     return user
 
 
+def totp_step(user: User, code: str, now: float | None = None) -> int | None:
+    """The 30-second step whose code this is (one step of clock drift either way), if it
+    is later than the last step used: each code signs in once."""
+    totp = pyotp.TOTP(user.totp_secret or "")
+    current = int((time.time() if now is None else now) // totp.interval)
+    for step in (current - 1, current, current + 1):
+        if step > (user.totp_last_step or -1) and hmac.compare_digest(totp.at(step * totp.interval), code):
+            return step
+    return None
+
+
 def bearer(header: str) -> str | None:
     if not header:
         return None
@@ -148,9 +161,11 @@ async def login(ctx: Ctx) -> web.Response:
     if user.totp_enabled:
         if not body.totp:
             raise Unauthorized("Enter the code from your authenticator app.", code="totp_required")
-        if not pyotp.TOTP(user.totp_secret or "").verify(body.totp, valid_window=1):
+        step = totp_step(user, body.totp)
+        if step is None:
             await _failed(ctx, user)
             raise Unauthorized("The e-mail, password or code is not right.", code="invalid_credentials")
+        user.totp_last_step = step
     token = await issue_token(ctx.db, user, "login", ctx.settings.clinic_login_ttl_s)
     log.info("user %d signed in", user.id)
     return json_response({"token": token, "user": user_json(user)})
@@ -206,9 +221,10 @@ async def totp_confirm(ctx: Ctx) -> web.Response:
     user = ctx.actor
     if not user.totp_secret:
         raise BadRequest("Start with POST /api/me/totp.", code="totp_not_started")
-    if not pyotp.TOTP(user.totp_secret).verify(body.code, valid_window=1):
+    step = totp_step(user, body.code)
+    if step is None:
         raise Forbidden("That code is not right; check the time on your device.", code="bad_totp")
-    user.totp_enabled = True
+    user.totp_enabled, user.totp_last_step = True, step
     log.info("user %d enabled TOTP", user.id)
     return json_response({"totp_enabled": True})
 

@@ -257,6 +257,8 @@ async def test_referral_flags_are_suggested_then_accepted_or_dismissed(clinic: C
 
 
 async def test_totp_once_enabled_is_required_to_sign_in(clinic: Clinic) -> None:
+    import time
+
     import pyotp
 
     began = await clinic.ok("POST", "/clinic/api/me/totp", "therapist")
@@ -268,10 +270,15 @@ async def test_totp_once_enabled_is_required_to_sign_in(clinic: Clinic) -> None:
         {"code": "000000" if totp.now() != "000000" else "111111"},
     )
     assert wrong.status == 403
-    await clinic.ok("POST", "/clinic/api/me/totp/confirm", "therapist", {"code": totp.now()})
+    earlier = totp.at(time.time() - 30)  # the previous step's code (clock drift allowed)
+    await clinic.ok("POST", "/clinic/api/me/totp/confirm", "therapist", {"code": earlier})
     without = await clinic.login("therapist@clinic.test")
     assert without.status == 401 and without.body["error"]["code"] == "totp_required"
-    assert (await clinic.login("therapist@clinic.test", totp=totp.now())).status == 200
+    code = totp.now()
+    assert (await clinic.login("therapist@clinic.test", totp=code)).status == 200
+    replay = await clinic.login("therapist@clinic.test", totp=code)  # a code signs in once
+    assert replay.status == 401 and replay.body["error"]["code"] == "invalid_credentials"
+    assert (await clinic.login("therapist@clinic.test", totp=earlier)).status == 401  # older step
     bad_password = await clinic.login("therapist@clinic.test", "wrong password!", totp=totp.now())
     assert bad_password.status == 401 and bad_password.body["error"]["code"] == "invalid_credentials"
 

@@ -23,7 +23,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
-        assert await current(engine) == "0001"
+        assert await current(engine) == "0002"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             assert names >= TABLES
@@ -31,13 +31,19 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
                 lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
             )
         assert diff == [], f"models and migrations differ: {diff}"
+        await downgrade(engine, "0001")  # one step: the column goes, the data stays
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("users")}
+            )
+        assert "totp_last_step" not in columns and "totp_enabled" in columns
         await downgrade(engine, "base")
         assert await current(engine) is None
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert not TABLES & names
         await upgrade(engine)  # and up again
-        assert await current(engine) == "0001"
+        assert await current(engine) == "0002"
     finally:
         await engine.dispose()
 
