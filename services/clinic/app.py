@@ -34,7 +34,7 @@ from services.clinic import (
     sessions,
 )
 from services.clinic.audit import record
-from services.clinic.context import Ctx, Route, Services, json_response
+from services.clinic.context import Ctx, Route, Services, json_response, valid_id
 from services.clinic.db import create_engine, resolve_url, sessionmaker
 from services.clinic.errors import ClinicError, Conflict, Forbidden, Unauthorized, clinic_errors
 from services.clinic.mailer import Mailer
@@ -116,7 +116,7 @@ async def _audit_denied(
     """A refused look at clinical data is logged too (in its own transaction)."""
     pid = request.match_info.get("pid")
     async with app[sessions_key]() as db, db.begin():
-        record(db, actor, "denied", route.tag, int(pid) if pid and pid.isdigit() else None)
+        record(db, actor, "denied", route.tag, int(pid) if pid is not None and valid_id(pid) else None)
 
 
 def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = None) -> web.Application:

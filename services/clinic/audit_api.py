@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from services.clinic.context import Ctx, Route, json_response
+from services.clinic.context import Ctx, Route, json_response, valid_id
 from services.clinic.errors import BadRequest
 from services.clinic.models import AuditEntry
 
@@ -14,7 +14,7 @@ async def list_audit(ctx: Ctx) -> web.Response:
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     pid = ctx.request.query.get("patient_id")
     if pid is not None:
-        if not pid.isdigit():
+        if not valid_id(pid):
             raise BadRequest("'patient_id' must be a number.")
         query = query.where(AuditEntry.patient_id == int(pid))
     raw_limit = ctx.request.query.get("limit", "200")

@@ -92,7 +92,7 @@ class Ctx:
 
     def id_param(self, name: str) -> int:
         raw = self.request.match_info[name]
-        if not raw.isdigit() or len(raw) > 18:
+        if not valid_id(raw):
             raise NotFound("No such patient." if name == "pid" else "No such record.")
         return int(raw)
 
@@ -128,6 +128,13 @@ class Ctx:
         actor = (self.user.id, self.user.role) if self.user is not None else None
         record(self.db, actor, action, resource, patient_id, resource_id)
         self.audited.append((action, resource, patient_id))
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every backend
+
+
+def valid_id(raw: str | None) -> bool:
+    return raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

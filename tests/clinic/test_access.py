@@ -85,7 +85,12 @@ async def test_a_patient_never_reaches_another_patients_records(clinic: Clinic) 
 
 
 async def test_unknown_ids_are_404_for_everyone_allowed(clinic: Clinic) -> None:
-    for path in ("/clinic/api/sessions/424242", "/clinic/api/patients/424242/intake"):
+    for path in (
+        "/clinic/api/sessions/424242",
+        "/clinic/api/patients/424242/intake",
+        "/clinic/api/patients/99999999999999999/intake",  # beyond a 32-bit id
+        "/clinic/api/sessions/２",  # a non-ASCII digit
+    ):
         assert (await clinic.call("GET", path, "therapist")).status == 404
     reply = await clinic.call(
         "POST", "/clinic/api/referral-flags/424242/decision", "therapist", {"decision": "accepted"}
