@@ -83,6 +83,8 @@ class Ctx:
         raw = await request.content.read(limit + 1)
         if len(raw) > limit:
             raise TooLarge(f"The request body is larger than {limit} bytes.")
+        if b"\\u0000" in raw:  # PostgreSQL text cannot hold NUL; no field needs one
+            raise BadRequest("Text may not contain NUL characters.", code="bad_text")
         try:
             return msgspec.json.decode(raw or b"null", type=kind, strict=True)
         except msgspec.ValidationError as exc:

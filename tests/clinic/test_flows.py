@@ -333,6 +333,8 @@ async def test_bad_input_gets_clear_json_errors_and_writes_nothing(clinic: Clini
     assert no_route.status == 404 and "error" in no_route.body
     wrong_method = await clinic.call("DELETE", f"{P}/{pid}/intake", "therapist")
     assert wrong_method.status == 405 and "error" in wrong_method.body
+    nul = await clinic.call("PUT", f"{P}/{pid}/intake", "therapist", {**INTAKE, "imaging": "MRI\u0000"})
+    assert nul.status == 400 and nul.body["error"]["code"] == "bad_text"
     future = await clinic.call(
         "PUT", f"{P}/{pid}/intake", "therapist", {**INTAKE, "onset_date": "2999-01-01"}
     )
