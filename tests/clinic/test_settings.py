@@ -1,0 +1,35 @@
+"""The clinic's settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import Settings, SettingsError
+
+
+def test_clinic_settings_come_from_the_environment() -> None:
+    s = Settings.from_env(
+        {
+            "TELEREHAB_CLINIC": "0",
+            "TELEREHAB_CLINIC_PORT": "9000",
+            "TELEREHAB_GATEWAY_URL": "http://gw:8080/",
+            "TELEREHAB_SMTP_HOST": "mail",
+            "TELEREHAB_SMTP_PORT": "2525",
+            "TELEREHAB_SMTP_STARTTLS": "yes",
+            "TELEREHAB_SMTP_PASSWORD": "hunter2",
+            "TELEREHAB_STATE_DIR": "/var/lib/telerehab",
+            "TELEREHAB_MAGIC_LINK_TTL_S": "3600",
+        }
+    )
+    assert not s.clinic_enabled and s.clinic_port == 9000 and s.clinic_gateway_url == "http://gw:8080"
+    assert (s.smtp_host, s.smtp_port, s.smtp_starttls) == ("mail", 2525, True)
+    assert s.state_dir == "/var/lib/telerehab" and s.magic_link_ttl_s == 3600
+    assert "hunter2" not in repr(s)
+    d = Settings.from_env({})
+    assert d.clinic_enabled and d.smtp_host == "" and d.clinic_gateway_url == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(("name", "value"), [("TELEREHAB_CLINIC", "maybe"), ("TELEREHAB_SMTP_PORT", "0")])
+def test_bad_clinic_settings_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
