@@ -182,6 +182,7 @@ async def evaluate_for(ctx: Ctx, patient_id: int) -> list[ReferralFlag]:
     accepted, or was dismissed less than 30 days ago."""
     patient = await ctx.patient(patient_id)
     history = await load_history(ctx.db, patient)
+    ctx.audit("read", "history", patient.id)
     existing = list(
         (await ctx.db.execute(select(ReferralFlag).where(ReferralFlag.patient_id == patient.id))).scalars()
     )
