@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from aiohttp import web
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,10 +17,32 @@ from services.clinic.auth import Email, Password, hash_password, issue_token, us
 from services.clinic.context import THERAPIST, Ctx, Route, json_response
 from services.clinic.errors import BadRequest, Conflict
 from services.clinic.mailer import MailError
-from services.clinic.models import User
+from services.clinic.models import (
+    Assessment,
+    AuthToken,
+    CheckOff,
+    ClinicSession,
+    Intake,
+    Programme,
+    QuestionnaireResponse,
+    ReferralFlag,
+    ReminderSent,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
+# Patient-scoped tables, each before the tables it refers to.
+ERASE_ORDER = (
+    CheckOff,
+    Assessment,
+    ClinicSession,
+    Programme,
+    Intake,
+    QuestionnaireResponse,
+    ReferralFlag,
+    ReminderSent,
+)
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
@@ -148,6 +171,20 @@ async def get_patient(ctx: Ctx) -> web.Response:
     return json_response(user_json(patient))
 
 
+async def delete_patient(ctx: Ctx) -> web.Response:
+    """Erase a patient and every record about them (intake, gradings, programmes,
+    check-offs, sessions, questionnaires, flags, reminders, sign-ins), children first.
+    The audit log keeps its id-only entries, this erasure among them."""
+    patient = await ctx.patient(ctx.id_param("pid"))
+    for table in ERASE_ORDER:
+        await ctx.db.execute(sa_delete(table).where(table.patient_id == patient.id))
+    await ctx.db.execute(sa_delete(AuthToken).where(AuthToken.user_id == patient.id))
+    await ctx.db.execute(sa_delete(User).where(User.id == patient.id))
+    ctx.audit("delete", "patient", patient.id, patient.id)
+    log.info("therapist %d erased patient %d", ctx.actor.id, patient.id)
+    return json_response({"deleted": True})
+
+
 ROUTES = [
     Route(
         "POST",
@@ -173,6 +210,14 @@ ROUTES = [
     Route("GET", "/api/patients", list_patients, "List my patients", THERAPIST, "people"),
     Route(
         "GET", "/api/patients/{pid}", get_patient, "A patient's details", ("therapist", "patient"), "people"
+    ),
+    Route(
+        "DELETE",
+        "/api/patients/{pid}",
+        delete_patient,
+        "Erase a patient and all their records",
+        THERAPIST,
+        "people",
     ),
     Route(
         "POST",

@@ -52,6 +52,7 @@ def clinic_settings(database_url: str, tmp_path: Path) -> Settings:
         host="127.0.0.1",
         port=0,
         public_url="http://telerehab.test",
+        gateway_url="http://127.0.0.1:9",  # no gateway here: refused at once (test_gateway.py has one)
         secret="clinic-test-" + uuid.uuid4().hex,
         database_url=database_url,
         state_dir=str(tmp_path / "state"),

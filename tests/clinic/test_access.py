@@ -38,10 +38,16 @@ async def setup_records(c: Clinic) -> dict[str, int]:
     await c.ok("PUT", f"/clinic/api/patients/{pid}/programme", "therapist", PROGRAMME, 201)
     session = await c.ok("POST", f"/clinic/api/patients/{pid}/sessions", "patient", {"kind": "home"}, 201)
     flags = await c.ok("POST", f"/clinic/api/patients/{pid}/referral-flags/evaluate", "therapist")
-    return {"pid": pid, "session": session["id"], "flag": flags[0]["id"]}
+    # Erasure is tried on a patient of the same therapist made for it.
+    doomed = await c.ok(
+        "POST", "/clinic/api/patients", "therapist", {"email": "d@example.test", "name": "D"}, 201
+    )
+    return {"pid": pid, "session": session["id"], "flag": flags[0]["id"], "doomed": doomed["patient"]["id"]}
 
 
 def url_for(route: Route, ids: dict[str, int], pid: int | None = None) -> str:
+    if route.method == "DELETE" and pid is None:
+        pid = ids["doomed"]
     path = route.path.replace("{pid}", str(pid or ids["pid"]))
     if "{id}" in path:
         path = path.replace("{id}", str(ids["flag"] if "referral-flags" in path else ids["session"]))

@@ -430,3 +430,44 @@ async def test_repeated_wrong_passwords_lock_the_account_for_a_while(clinic: Cli
     assert (
         sum(e["action"] == "login_failed" and e["actor_id"] == clinic.ids["therapist"] for e in failures) == 5
     )
+
+
+async def test_erasing_a_patient_removes_every_record_but_keeps_the_audit_trail(clinic: Clinic) -> None:
+    from services.clinic import models
+
+    pid = clinic.ids["patient"]
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", INTAKE)
+    await clinic.ok("PUT", f"{P}/{pid}/programme", "therapist", PROGRAMME, 201)
+    await clinic.ok("POST", f"{P}/{pid}/checkoffs", "patient", {"item": "eye_drops"}, 201)
+    await clinic.ok("POST", f"{P}/{pid}/assessments", "therapist", {"house_brackmann": 3}, 201)
+    s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    await clinic.ok(
+        "POST", f"/clinic/api/sessions/{s['id']}/summary", "patient", summary("e", estimate=True), 201
+    )
+    await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [2] * 9}, 201)
+    await clinic.ok("POST", f"{P}/{pid}/referral-flags/evaluate", "therapist")
+    assert (await clinic.call("DELETE", f"{P}/{pid}", "other_therapist")).status == 404
+    await clinic.ok("DELETE", f"{P}/{pid}", "therapist")
+
+    assert (await clinic.call("GET", f"{P}/{pid}", "therapist")).status == 404
+    assert (await clinic.call("GET", "/clinic/api/me", "patient")).status == 401  # signed out for good
+    async with clinic.app[sessions_key]() as db:
+        for table in (
+            models.Intake,
+            models.Programme,
+            models.CheckOff,
+            models.Assessment,
+            models.ClinicSession,
+            models.QuestionnaireResponse,
+            models.ReferralFlag,
+        ):
+            left = await db.scalar(select(func.count()).select_from(table).where(table.patient_id == pid))
+            assert left == 0, table.__tablename__
+        assert (
+            await db.scalar(
+                select(func.count()).select_from(models.AuthToken).where(models.AuthToken.user_id == pid)
+            )
+            == 0
+        )
+    assert await audit_count(clinic, action="delete", resource="patient", patient_id=pid) == 1
+    assert await audit_count(clinic, patient_id=pid) > 5  # the trail stays (ids only)
