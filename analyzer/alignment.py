@@ -34,9 +34,21 @@ def similarity(
     return scale, rot, trans
 
 
+_STABLE_IDX = np.array(STABLE_POINTS)
+KEEP_FRACTION = 0.75  # the second fit ignores the quarter of stable points that fit worst
+
+
 def align(points: FloatArray, reference: FloatArray) -> FloatArray:
-    """``points`` transformed into ``reference``'s frame using the stable points."""
-    idx = list(STABLE_POINTS)
-    scale, rot, trans = similarity(points[idx], reference[idx])
+    """``points`` transformed into ``reference``'s frame using the stable points.
+
+    Two passes: the "stable" points are stable only mostly (a big smile lifts the lower
+    lid and a canthus with it; FaceMesh drags the nose bridge along with a high brow), so
+    after a first fit on all of them the worst-fitting quarter is left out of the second.
+    """
+    src, dst = points[_STABLE_IDX], reference[_STABLE_IDX]
+    scale, rot, trans = similarity(src, dst)
+    residual = np.linalg.norm(scale * src.astype(np.float64) @ rot.T + trans - dst, axis=1)
+    keep = np.argsort(residual)[: max(4, int(len(residual) * KEEP_FRACTION))]
+    scale, rot, trans = similarity(src[keep], dst[keep])
     out = scale * points.astype(np.float64) @ rot.T + trans
     return out.astype(np.float32)

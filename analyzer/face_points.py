@@ -25,15 +25,17 @@ NASAL_ALA: dict[Side, tuple[int, ...]] = {"right": (98, 129), "left": (327, 358)
 CHEEK: dict[Side, tuple[int, ...]] = {"right": (205, 187, 147, 123), "left": (425, 411, 376, 352)}
 # (upper lip outer edge, lower lip outer edge) halfway between the midline and the corner.
 LIP_EDGES: dict[Side, tuple[int, int]] = {"right": (37, 84), "left": (267, 314)}
+# Midline of the lips: upper lip top and bottom, lower lip top and bottom.
+LIP_MIDLINE: tuple[int, ...] = (0, 13, 14, 17)
 
 IRIS_CENTRES: dict[Side, int] = {"right": 468, "left": 473}
 # Iris edge pairs (horizontal and vertical) for the refined iris landmarks.
 IRIS_EDGES: tuple[tuple[int, int], ...] = ((469, 471), (470, 472), (474, 476), (475, 477))
 
 # Canthi, nose bridge, forehead, temples: stable under brow, eye and mouth movement.
-STABLE_POINTS: tuple[int, ...] = (33, 133, 362, 263, 168, 6, 197, 195, 9, 8, 10, 151, 127, 356, 234, 454)
+STABLE_POINTS: tuple[int, ...] = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 127, 356, 234, 454)
 
-MIDLINE: tuple[int, ...] = (168, 6, 197, 195, 9, 8, 10, 151, 152, 1, 0, 17)
+MIDLINE: tuple[int, ...] = (168, 6, 197, 195, 5, 4, 9, 8, 10, 151, 152, 1, 0, 13, 14, 17)
 
 # Left/right partners of every landmark the measures read: a mirror image of a face
 # swaps these (the property tests rely on it).

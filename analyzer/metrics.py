@@ -26,6 +26,7 @@ from analyzer.face_points import (
     IRIS_CENTRES,
     IRIS_EDGES,
     LIP_EDGES,
+    LIP_MIDLINE,
     MOUTH_CORNER,
     NASAL_ALA,
     SIDES,
@@ -111,6 +112,8 @@ _GROUPS: dict[str, dict[Side, tuple[int, ...]]] = {
     "mouth": MOUTH_CORNER,
     "nose": NASAL_ALA,
     "cheek": CHEEK,
+    "canthi": {side: tuple(CANTHI[side]) for side in SIDES},
+    "lips_mid": dict.fromkeys(SIDES, LIP_MIDLINE),
 }
 _MOVED: list[int] = []
 _SLICES: dict[tuple[str, Side], slice] = {}
@@ -185,11 +188,16 @@ def measure(
         excursion["nose"][side] = float(dist[nose].mean())
         excursion["eye"][side] = abs(rest[i] - now[i]) * mm
         mouth_out = float(across[mouth].mean()) * out
-        mouth_up = -float(down[mouth].mean())
-        features["brow_lift"][side] = -float(down[brow].mean())
+        # Brow height above that side's eye line (brow to canthi), as clinicians measure
+        # it: what is left of head motion after alignment moves both alike and cancels.
+        canthi = _SLICES[("canthi", side)]
+        lips_mid = _SLICES[("lips_mid", side)]
+        features["brow_lift"][side] = float(down[canthi].mean()) - float(down[brow].mean())
         features["eye_closure"][side] = 1.0 - now[i] / rest[i] if rest[i] > 0 else 0.0
-        features["smile"][side] = (mouth_out + mouth_up) * _SMILE_DIR
-        features["pucker"][side] = -mouth_out
+        features["smile"][side] = (mouth_out - float(down[mouth].mean())) * _SMILE_DIR
+        # Medially, measured from the lips' own midline: FaceMesh shifts the whole mouth
+        # towards a one-sided pucker, which would otherwise count for the still side too.
+        features["pucker"][side] = -(mouth_out - float(across[lips_mid].mean()) * out)
         features["snarl"][side] = -float(down[nose].mean())
         features["cheek_puff"][side] = float(across[cheek].mean()) * out
         features["lip_press"][side] = (lips_rest[i] - lips_now[i]) * mm

@@ -120,6 +120,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", default=None)
+    parser.add_argument("--only", nargs="*", default=None, help="exercise names to measure (default all)")
     args = parser.parse_args()
     face = SyntheticFace(astronaut_face())
     started = time.monotonic()
@@ -128,6 +129,8 @@ def main() -> None:
         f"{'movement':20s} {'sym MAE':>8s} {'max err':>8s} {'side ok':>8s}  per ratio (measured, both sides)"
     )
     for n, case in enumerate(CASES):
+        if args.only and case.exercise not in args.only:
+            continue
         errors, side_ok, side_n, detail = [], 0, 0, []
         for ratio in RATIOS:
             for affected in ("left", "right"):

@@ -6,7 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from analyzer.cues import CUE_DONE, CUE_HOLD, CUE_RELAX, CUE_REST, CUE_SLOWER, CUE_SMALLER, CUE_STRONG_SIDE_LESS
+from analyzer.cues import (
+    CUE_DONE,
+    CUE_HOLD,
+    CUE_RELAX,
+    CUE_REST,
+    CUE_SLOWER,
+    CUE_SMALLER,
+    CUE_STRONG_SIDE_LESS,
+)
 from analyzer.exercise import ExerciseTracker
 from analyzer.metrics import FEATURES
 from shared.exercises import get_exercise
