@@ -93,3 +93,23 @@ def test_a_session_checkpoint_resumes_the_exercise_and_the_commands_position(neu
     fb = resumed.analyse_image(image, 26, 26 * 66)
     assert fb.status == "tracking" and fb.exercise is not None and fb.exercise.name == "pucker"
     assert resumed.commands_id == "5-0"
+
+
+def test_a_guided_assessment_runs_on_the_frame_clock_and_lands_in_the_summary(neutral: FloatArray) -> None:
+    engine = FaceEngine(Baseline(neutral, mm_per_unit(neutral)))
+    engine.apply(Command(sid="abcdefgh1", command="start_assessment", issued_ms=0))
+    steps: list[str] = []
+    t = 100.0  # any clock: the assessment starts on its first frame
+    for i in range(round(33 * FPS)):
+        into = i / FPS
+        smile = 14.0 < into < 20.0  # the open-smile step (rest 2 s, then 6 s per movement)
+        frame = engine.step(smiling(neutral, 14, 5) if smile else neutral, t + into)
+        assert frame.assessment is not None
+        if not steps or steps[-1] != frame.assessment.step:
+            steps.append(frame.assessment.step)
+    assert steps == ["rest", "brow_raise", "gentle_eye_closure", "open_smile", "snarl", "pucker", "done"]
+    estimate = engine.estimate
+    assert estimate is not None and estimate.estimate and estimate.affected_side == "right"
+    assert estimate.voluntary["open_smile"] in (2, 3)  # the right corner moved about a third
+    assert all(grade == 1 for name, grade in estimate.voluntary.items() if name != "open_smile")
+    assert engine.summary("abcdefgh1", 1).assessment == estimate
