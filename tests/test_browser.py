@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +29,6 @@ from gateway.app import create_app
 from services.clinic.manage import create_admin
 from shared.settings import Settings
 from tests.clinic.conftest import FAST_HASHER, PASSWORD
-from tests.clinic.test_mail import free_port
 from tests.conftest import Gateway, RunningWorker
 from tests.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
 from tests.media import smile_clip
@@ -194,6 +194,12 @@ async def wait_js(page: Page, expression: str, what: str, *logs: PageLog, timeou
 async def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def axe_problems(page: Page, name: str) -> list[str]:
