@@ -27,7 +27,7 @@ from analyzer.analysis import SessionAnalysis
 from analyzer.engine import exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
 from analyzer.landmarks import FaceMeshLandmarker, Landmarker
-from analyzer.metrics import REGIONS, symmetry
+from analyzer.metrics import REGIONS, SIDE_BLIND_FEATURES, symmetry
 from shared.exercises import get_exercise
 from shared.messages import Command, Feedback
 
@@ -152,8 +152,13 @@ def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) 
     summary = exercise_summary(record)
     floor = tracker.noise_floor
     peaks = {side: _peak(values[side]) for side in ("left", "right")}
-    if record.symmetries:
-        index: float | None = statistics.median(record.symmetries)
+    side_blind = tracker.spec.measure in SIDE_BLIND_FEATURES
+    index: float | None
+    weaker: str | None
+    if side_blind:
+        index, weaker = None, None
+    elif record.symmetries:
+        index = statistics.median(record.symmetries)
         votes = Counter(record.weaker)
         weaker = votes.most_common(1)[0][0] if votes and index is not None and index < 0.9 else None
     else:
@@ -162,6 +167,7 @@ def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) 
         "exercise": tracker.spec.name,
         "symmetry": None if index is None else round(index, 3),
         "affected_side": weaker,
+        "sides_compared": not side_blind,
         "reps": record.reps,
         "attempts": record.attempts,
         "sets": record.sets,

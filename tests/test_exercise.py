@@ -166,3 +166,11 @@ def test_a_snapshot_resumes_the_count_elsewhere(smile: ExerciseTracker) -> None:
     assert (restored.rep, restored.set, restored.spec.reps, restored.spec.hold_s) == (1, 1, 3, 2.0)
     rep(restored, clock, 5.0, hold=2.3)
     assert restored.rep == 2 and restored.record.reps == 2
+
+
+def test_sides_are_not_compared_where_facemesh_cannot_tell_them_apart() -> None:
+    tracker = ExerciseTracker(get_exercise("lip_press").with_dose(reps=1, hold_s=1.0), 1.5)
+    clock = Clock()
+    frames = run(tracker, clock, 2.0, lip_press=(4.0, 0.5))
+    assert tracker.phase in ("hold", "release")
+    assert all(state.symmetry is None and state.weaker is None for state, _ in frames)
