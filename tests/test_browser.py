@@ -368,6 +368,16 @@ async def run_session(browser: Browser, gateway: Gateway) -> None:
     assert dialogs and "end this session" in dialogs[0].lower(), dialogs
     assert await patient.locator("#status").text_content() == "The session has ended"
     assert await therapist.locator("#end-session").is_disabled()
+    # The therapist sees the session's summary from the gateway's answer (no exercise was
+    # run here, so only the figures of the session as a whole).
+    summary = await wait_js(
+        therapist,
+        "const s = document.getElementById('summary');"
+        " return !s.hidden && document.activeElement === s && s.textContent;",
+        "the session summary on the therapist's page",
+        *logs,
+    )
+    assert "Only these figures are kept; no video was recorded." in summary, summary
     assert await therapist.locator("#cues").text_content() == "–"  # no stale cue after the end
     # The camera is stopped and the self-view cleared once the session is over.
     assert await patient.evaluate("() => document.getElementById('self-video').srcObject === null")

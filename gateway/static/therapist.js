@@ -380,7 +380,8 @@ function showSummary(summary, notes) {
     body.append(p);
   } else {
     const p = document.createElement("p");
-    p.textContent = `${summary.frames ?? 0} frames analysed; nothing was recorded.`;
+    const frames = summary.frames ? `${summary.frames} frames measured. ` : "";
+    p.textContent = `${frames}Only these figures are kept; no video was recorded.`;
     body.append(p);
   }
   if (exercises.length) {
