@@ -452,6 +452,35 @@ async def test_an_exercise_started_by_the_therapist_appears_on_the_patients_page
             *logs,
         )
         await screenshot(therapist, "browser-therapist-exercise.png")
+        # The therapist switches on the region overlay: it draws over the patient's video.
+        await therapist.get_by_role("button", name="Region overlay: off").click()
+        await wait_js(
+            therapist,
+            "const c = document.getElementById('region-overlay');"
+            " if (c.hidden || !c.width) return false;"
+            " const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " for (let i = 3; i < px.length; i += 4) if (px[i]) return true; return false;",
+            "the region overlay over the video",
+            *logs,
+        )
+        # The guided assessment, started remotely, takes over the patient's screen step by step.
+        await therapist.get_by_role("button", name="Start guided assessment").click()
+        await wait_js(
+            patient,
+            "const a = document.getElementById('assessment');"
+            " const text = document.getElementById('assessment-step').textContent;"
+            " return !a.hidden && /^Step \\d+ of \\d+: /.test(text) && text;",
+            "the assessment's steps on the patient's page",
+            *logs,
+        )
+        await wait_js(
+            therapist,
+            "const text = document.getElementById('assessment-summary').textContent;"
+            " return /Guided assessment: step \\d+ of \\d+/.test(text);",
+            "the assessment's progress on the therapist's page",
+            *logs,
+        )
+        await screenshot(patient, "browser-patient-assessment.png")
         errors = patient_log.errors + therapist_log.errors
         assert not errors, f"errors in the pages:\n{await reports(logs)}"
 

@@ -199,7 +199,7 @@ function renderAssessment(a) {
   $("assessment").hidden = !a;
   if (!a) { lastAssessmentStep = null; return; }
   const done = a.step === "done";
-  const title = (catalogue.get(a.step) || {}).title || a.step.replaceAll("_", " ");
+  const title = a.step === "rest" ? "Rest" : (catalogue.get(a.step) || {}).title || a.step.replaceAll("_", " ");
   $("assessment-step").textContent = done ? "Finished. Thank you!" : `Step ${a.index + 1} of ${a.steps}: ${title}`;
   $("assessment-instructions").textContent = done ? "Your therapist will go through the results with you." : a.instructions;
   $("assessment-remaining").textContent = done ? "" : `${Math.ceil(Math.max(0, a.remaining_s))} s left`;

@@ -32,9 +32,23 @@ export const DEFAULT_CUES = {
   bad_frame: "The picture is not clear. Please turn on more light.",
 };
 
+/** While tracking without a cue of the analyzer's own: what the exercise phase asks for. */
+const PHASE_CUES = {
+  rest: "Relax. Start slowly when you are ready.",
+  move: "Move slowly.",
+  hold: "Hold it.",
+  release: "Let go slowly.",
+  set_rest: "Rest before the next set.",
+  done: "Finished. Well done!",
+};
+
 /** The words the patient's page shows for a feedback message ("" for an unknown status). */
 export function cueText(fb) {
   if (fb && Array.isArray(fb.cues) && fb.cues.length) return fb.cues.join(" ");
+  if (fb && fb.status === "tracking") {
+    if (fb.assessment && fb.assessment.instructions) return fb.assessment.instructions;
+    if (fb.exercise && PHASE_CUES[fb.exercise.phase]) return PHASE_CUES[fb.exercise.phase];
+  }
   return (fb && DEFAULT_CUES[fb.status]) || "";
 }
 
