@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, async_playwright
 
-from analyzer.synthetic import SyntheticFace
+from analyzer.synthetic import Movement, SyntheticFace
+from analyzer.video import write_y4m
 from gateway.api import registry_key
 from gateway.app import create_app
 from services.clinic.manage import create_admin
@@ -697,4 +699,39 @@ async def test_the_patient_page_reconnects_by_itself_after_a_drop(
             timeout_ms=2 * WAIT_MS,
         )
         assert await patient.locator("#status").text_content() == "Connected"
+        assert not log.errors, await log.report()
+
+
+async def test_the_device_check_says_plainly_when_the_room_is_too_dark(
+    gateway: Gateway, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    # The same face in a dim room: a tenth of the light.
+    dim = (face.render(Movement()).astype(np.float32) * 0.1).astype(np.uint8)
+    clip = tmp_path / "dim.y4m"
+    write_y4m(clip, [dim] * 15, 15)
+    async with chromium(clip) as browser:
+        session = await gateway.create_session()
+        patient, log = await open_page(browser, session["patient_url"], "patient")
+        light = await wait_js(
+            patient,
+            "const li = document.getElementById('check-light');"
+            " return li.dataset.ok === 'false' && li.textContent;",
+            "the light check to fail",
+            log,
+        )
+        assert "too dark" in light and "turn on a light" in light.lower(), light
+        # The camera itself works, and the check stays open with the problem counted.
+        assert await patient.locator("#check-camera").get_attribute("data-ok") == "true"
+        assert await patient.evaluate("() => document.getElementById('check').open")
+        summary = await patient.locator("#check-summary").text_content() or ""
+        assert "to fix" in summary, summary
+        # The analyzer agrees, and the big cue says what to do.
+        await wait_js(
+            patient,
+            "return /light/i.test(document.getElementById('cues').textContent)"
+            " && document.getElementById('check-face').dataset.ok === 'false';",
+            "the analyzer's light cue",
+            log,
+        )
+        await screenshot(patient, "browser-patient-too-dark.png")
         assert not log.errors, await log.report()
