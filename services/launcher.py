@@ -136,6 +136,13 @@ def print_links(session: dict[str, object]) -> None:
     print(flush=True)
 
 
+def print_clinic(settings: Settings) -> None:
+    """Where the clinic lives, and how its first account is made."""
+    print(f"  Clinic    →  {settings.base_url}/clinic/dashboard", flush=True)
+    print("  First account: .venv/bin/telerehab clinic create-admin --email you@clinic.example", flush=True)
+    print(flush=True)
+
+
 def open_session(settings: Settings, ttl_s: int | None) -> int:
     settings = load_secret(settings)
     try:
@@ -167,6 +174,8 @@ def up(settings: Settings, *, workers: int | None, demo: bool) -> int:
         say(f"gateway ready at {settings.base_url}; {n_workers} analyzer worker(s)")
         if demo:
             print_links(_api(settings, "POST", "/api/sessions"))
+        if settings.clinic_enabled:
+            print_clinic(settings)
         say("press Ctrl-C to stop")
         while not stopping:
             time.sleep(0.5)

@@ -49,7 +49,7 @@ def test_up_starts_everything_and_prints_links(tmp_path: Path) -> None:
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 90
-        while not any("Therapist" in line for line in lines):
+        while not any("Clinic" in line for line in lines):
             assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
             lines.append(proc.stdout.readline())
         out = "".join(lines)
@@ -57,6 +57,10 @@ def test_up_starts_everything_and_prints_links(tmp_path: Path) -> None:
         patient_url = re.search(r"Patient\s+→\s+(\S+)", out)
         therapist_url = re.search(r"Therapist\s+→\s+(\S+)", out)
         assert patient_url and therapist_url
+        clinic_url = re.search(r"Clinic\s+→\s+(\S+)", out)
+        assert clinic_url and clinic_url.group(1) == f"http://127.0.0.1:{http_port}/clinic/dashboard"
+        with urllib.request.urlopen(clinic_url.group(1), timeout=5) as response:
+            assert b"<html" in response.read().lower()
         page, token = patient_url.group(1).split("#token=")
         assert page == f"http://127.0.0.1:{http_port}/patient"
         with urllib.request.urlopen(page, timeout=5) as response:
