@@ -16,7 +16,8 @@ import redis.asyncio as aioredis
 
 from shared import codec
 from shared.codec import CodecError
-from shared.keys import SESSIONS_STREAM_MAXLEN, Keys
+from shared.connections import REDIS_DOWN
+from shared.keys import ENDED_STREAM_MAXLEN, SESSIONS_STREAM_MAXLEN, Keys
 from shared.messages import Checkpoint, SessionEntry, SessionSummary, now_ms
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,25 @@ class SessionStore:
     async def end(self, sid: str, tombstone_ttl_s: int) -> SessionSummary | None:
         """Delete every key of the session (frames, feedback, state, lease, meta) and
         return the analyzer's summary from its last checkpoint, read in the same
-        transaction (None when the analyzer never calibrated)."""
+        transaction (None when the analyzer never calibrated). The summary, or an empty
+        one, also goes to the ended-sessions stream, so the clinic keeps it however the
+        session was ended (the therapist's page, the clinic, a script)."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(self._keys.session_state(sid))
             pipe.delete(*self._keys.session_keys(sid))
             pipe.set(self._keys.session_ended(sid), b"1", ex=max(1, tombstone_ttl_s))
             state, *_ = await pipe.execute()
-        return _summary_of(sid, state)
+        summary = _summary_of(sid, state)
+        try:
+            await self._redis.xadd(
+                self._keys.ended_sessions(),
+                {"m": codec.encode(summary or SessionSummary(sid=sid, frames=0))},
+                maxlen=ENDED_STREAM_MAXLEN,
+                approximate=True,
+            )
+        except REDIS_DOWN as exc:
+            log.warning("session %s: summary not handed to the clinic, redis unavailable (%s)", sid, exc)
+        return summary
 
 
 def _summary_of(sid: str, state: bytes | None) -> SessionSummary | None:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 _SID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 ANALYZER_GROUP = "analyzers"
+CLINIC_GROUP = "clinic"
 SESSIONS_STREAM_MAXLEN = 10_000  # approximate cap on the sessions stream
+ENDED_STREAM_MAXLEN = 10_000  # approximate cap on the ended-sessions stream
 
 
 def valid_session_id(sid: str) -> bool:
@@ -32,6 +34,10 @@ class Keys:
     def sessions(self) -> str:
         """Stream of live sessions; analyzer workers claim its entries through a group."""
         return f"{self.prefix}:sessions"
+
+    def ended_sessions(self) -> str:
+        """Stream of ended sessions' summaries (figures only), for the clinic to keep."""
+        return f"{self.prefix}:ended-sessions"
 
     def worker(self, worker_id: str) -> str:
         """Presence of a live analyzer worker (expires unless its heartbeat renews it)."""

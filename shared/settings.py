@@ -61,6 +61,9 @@ class Settings:
     # The clinic (services/clinic): mounted under /clinic in the gateway, or run alone.
     state_dir: str = ".telerehab"
     clinic_enabled: bool = True
+    # The clinic keeps ended sessions' summaries from Redis (the gateway's ended-sessions
+    # stream). Not an environment setting: tests of the clinic alone turn it off.
+    clinic_collect_summaries: bool = True
     clinic_port: int = 8081
     gateway_url: str | None = None
     clinic_max_body_bytes: int = 65_536

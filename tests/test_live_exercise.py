@@ -13,7 +13,7 @@ from analyzer.synthetic import Movement, SyntheticFace
 from gateway.sessions import SessionStore
 from shared import codec
 from shared.keys import Keys
-from shared.messages import Command, Feedback, now_ms
+from shared.messages import Command, Feedback, SessionSummary, now_ms
 from tests.conftest import RunningWorker
 from tests.test_worker import calibrate, feedback, make_frame, open_session, push, wait_until
 
@@ -85,3 +85,6 @@ async def test_a_therapist_started_exercise_counts_reps_live_and_lands_in_the_su
     assert smile.symmetry is not None and smile.symmetry < 0.8
     assert summary.resting is not None
     assert not await redis.exists(commands)  # the commands stream goes with the session
+    # The same summary waits in the ended-sessions stream for the clinic to keep.
+    ((_, fields),) = await redis.xrange(keys.ended_sessions())
+    assert codec.decode(fields[b"m"], SessionSummary) == summary

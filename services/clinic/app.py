@@ -23,6 +23,7 @@ from services.clinic import (
     assessment,
     audit_api,
     auth,
+    ended,
     intake,
     people,
     programme,
@@ -40,6 +41,8 @@ from services.clinic.errors import ClinicError, Conflict, Forbidden, Unauthorize
 from services.clinic.mailer import Mailer
 from services.clinic.migrate import upgrade
 from services.clinic.openapi import document
+from shared.connections import connect
+from shared.keys import Keys
 from shared.settings import Settings
 from shared.tasks import cancel_and_wait
 
@@ -138,17 +141,25 @@ def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = Non
         app[services_key] = Services(
             settings=settings, mailer=mailer, http=http, hasher=password_hasher, sessions=app[sessions_key]
         )
-        loop_task: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Task[None]] = []
+        redis = connect(settings.redis_url) if settings.clinic_collect_summaries else None
+        if redis is not None:
+            collect = ended.consume(app[sessions_key], redis, Keys(settings.key_prefix))
+            tasks.append(asyncio.create_task(collect, name="clinic-summaries"))
         if mailer.configured and settings.reminder_interval_s > 0:
-            loop_task = asyncio.create_task(
-                reminders.reminder_loop(
-                    app[sessions_key], mailer, settings.base_url, settings.reminder_interval_s
-                ),
-                name="clinic-reminders",
+            tasks.append(
+                asyncio.create_task(
+                    reminders.reminder_loop(
+                        app[sessions_key], mailer, settings.base_url, settings.reminder_interval_s
+                    ),
+                    name="clinic-reminders",
+                )
             )
         yield
-        if loop_task is not None:
-            await cancel_and_wait(loop_task)
+        for task in tasks:
+            await cancel_and_wait(task)
+        if redis is not None:
+            await redis.aclose()
         await http.close()
         await engine.dispose()
 

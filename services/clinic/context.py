@@ -123,6 +123,11 @@ class Ctx:
             raise NotFound("No such patient.")
         return patient
 
+    @property
+    def actor_ids(self) -> tuple[int, str] | None:
+        """(id, role) of the signed-in user, for audit entries."""
+        return (self.user.id, self.user.role) if self.user is not None else None
+
     def audit(
         self, action: str, resource: str, patient_id: int | None, resource_id: int | None = None
     ) -> None:

@@ -18,9 +18,11 @@ from typing import Any, Literal
 import aiohttp
 import msgspec
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.assessment import estimate_row
+from services.clinic.audit import record
 from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
 from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest, Conflict, Forbidden, GatewayUnavailable, Invalid, NotFound
@@ -178,20 +180,36 @@ def parse_summary(raw: Any) -> SessionSummary:
         raise Invalid(f"The session summary does not fit: {exc}.") from None
 
 
-async def store_summary(ctx: Ctx, row: ClinicSession, summary: SessionSummary) -> None:
-    """Keep the summary (once) and the analyzer's Sunnybrook estimate beside the
-    therapist's gradings; the session is then ended."""
-    if row.summary is not None:
-        raise Conflict("This session's summary is already stored.", code="summary_exists")
+async def keep_summary(
+    db: AsyncSession, row: ClinicSession, summary: SessionSummary, actor: tuple[int, str] | None
+) -> bool:
+    """Keep the summary once and end the session; the analyzer's Sunnybrook estimate goes
+    beside the therapist's gradings. The claim is one guarded UPDATE (``ended_at IS
+    NULL``), so the gateway's ended-sessions stream and the clinic's own end call cannot
+    both store it, whichever comes first. Returns False when it was kept already."""
     if row.gateway_sid is not None and summary.sid != row.gateway_sid:
         raise BadRequest("The summary belongs to another session.", code="wrong_session")
     now = utcnow()
-    row.summary = msgspec.to_builtins(summary)
-    row.status, row.ended_at = "ended", row.ended_at or now
+    claimed = await db.execute(
+        update(ClinicSession)
+        .where(ClinicSession.id == row.id, ClinicSession.ended_at.is_(None))
+        .values(summary=msgspec.to_builtins(summary), status="ended", ended_at=now)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return False
+    await db.refresh(row)
     if summary.assessment is not None:
-        ctx.db.add(estimate_row(row.patient_id, row.id, summary.assessment, row.ended_at))
-    await ctx.db.flush()
-    ctx.audit("create", "summary", row.patient_id, row.id)
+        db.add(estimate_row(row.patient_id, row.id, summary.assessment, now))
+    record(db, actor, "create", "summary", row.patient_id, row.id)
+    await db.flush()
+    return True
+
+
+async def store_summary(ctx: Ctx, row: ClinicSession, summary: SessionSummary) -> None:
+    if row.gateway_sid is not None and summary.sid != row.gateway_sid:
+        raise BadRequest("The summary belongs to another session.", code="wrong_session")
+    if row.summary is not None or not await keep_summary(ctx.db, row, summary, ctx.actor_ids):
+        raise Conflict("This session's summary is already stored.", code="summary_exists")
 
 
 async def post_summary(ctx: Ctx) -> web.Response:
@@ -204,20 +222,21 @@ async def post_summary(ctx: Ctx) -> web.Response:
 
 
 async def end(ctx: Ctx) -> web.Response:
-    """End a live session at the gateway and keep the summary it answers with."""
+    """End a live session at the gateway and keep the summary it answers with (unless
+    the ended-sessions stream brought it first)."""
     row = await load(ctx)
     if row.kind != "live" or row.gateway_sid is None:
         raise BadRequest("Only a live session with an open room can be ended here.")
     if row.status == "ended":
         raise Conflict("This session has ended already.", code="session_ended")
     data = await _gateway(ctx, f"/api/sessions/{row.gateway_sid}/end", {})
-    row.status, row.ended_at = "ended", utcnow()
-    if data.get("summary") is not None:
-        await store_summary(ctx, row, parse_summary(data["summary"]))
+    raw = data.get("summary")
+    summary = parse_summary(raw) if raw is not None else SessionSummary(sid=row.gateway_sid, frames=0)
+    if await keep_summary(ctx.db, row, summary, ctx.actor_ids):
         await evaluate_for(ctx, row.patient_id)
     else:
-        ctx.audit("update", "session", row.patient_id, row.id)
-    log.info("clinic session %d ended (summary %s)", row.id, "stored" if row.summary else "none")
+        await ctx.db.refresh(row)
+    log.info("clinic session %d ended", row.id)
     return json_response(session_json(row))
 
 

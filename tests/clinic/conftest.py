@@ -59,6 +59,7 @@ def clinic_settings(database_url: str, tmp_path: Path) -> Settings:
         reminder_interval_s=0,
         token_ttl_s=600,
         clinic_enabled=True,
+        clinic_collect_summaries=False,  # no gateway here (test_gateway.py has one)
     )
 
 

@@ -3,6 +3,7 @@ gateway room whose join links work, and ending it from the clinic ends the room.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,13 +14,17 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from services.clinic.manage import create_admin
-from shared import codec
+from shared import codec, tokens
 from shared.keys import Keys
 from shared.messages import Checkpoint, SessionSummary
 from shared.settings import Settings
 from tests.clinic.conftest import FAST_HASHER, PASSWORD
 from tests.clinic.test_flows import summary as flows_summary
 from tests.clinic.test_mail import free_port
+
+
+def clinic_token(s: Settings) -> str:
+    return tokens.issue(s.secret, tokens.CLINIC_SCOPE, "clinic", 60)
 
 
 async def test_live_session_through_the_gateway(
@@ -79,13 +84,13 @@ async def test_live_session_through_the_gateway(
             assert status == 200 and ended["status"] == "ended", ended
             status, gone = await call("GET", "/api/session", join_token)
             assert status == 410
-            # No analyzer ran, so the gateway had no summary: the therapist may post one.
+            # No analyzer ran: the session is kept as ended with nothing measured, and a
+            # summary posted afterwards cannot replace it.
+            assert ended["summary"]["frames"] == 0 and ended["summary"]["exercises"] == []
             summary = {"t": "summary", "sid": links["sid"], "frames": 10, "exercises": []}
             url = f"/clinic/api/sessions/{session['id']}/summary"
             status, wrong = await call("POST", url, t, {**summary, "sid": "another-room"})
             assert status == 400 and wrong["error"]["code"] == "wrong_session"
-            status, stored = await call("POST", url, t, summary)
-            assert status == 201 and stored["summary"]["frames"] == 10
             status, again = await call("POST", url, t, summary)
             assert status == 409 and again["error"]["code"] == "summary_exists"
 
@@ -110,6 +115,35 @@ async def test_live_session_through_the_gateway(
             assert [e["name"] for e in ended["summary"]["exercises"]] == ["closed_smile", "brow_raise"]
             status, gradings = await call("GET", f"/clinic/api/patients/{pid}/assessments", patient["token"])
             assert [(g["source"], g["session_id"]) for g in gradings] == [("estimate", second["id"])]
+
+            # Ended from the therapist's live page (the gateway's own end, a session
+            # token): the clinic still keeps the summary, from the ended-sessions stream.
+            status, third = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+            sid = third["gateway_sid"]
+            analysed = msgspec.convert(flows_summary(sid, estimate=False), SessionSummary)
+            third_checkpoint = msgspec.structs.replace(checkpoint, sid=sid, summary=analysed)
+            await redis.set(Keys(s.key_prefix).session_state(sid), codec.encode(third_checkpoint))
+            therapist_link = third["links"]["therapist_url"].split("#token=")[1]
+            status, answer = await call("POST", f"/api/sessions/{sid}/end", therapist_link)
+            assert status == 200 and answer["summary"]["sid"] == sid
+            deadline = asyncio.get_running_loop().time() + 10
+            while True:
+                status, kept = await call("GET", f"/clinic/api/sessions/{third['id']}", t)
+                if kept["status"] == "ended" or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert kept["status"] == "ended" and kept["summary"]["sid"] == sid, kept
+            assert kept["summary"]["exercises"] == answer["summary"]["exercises"]
+            # A room the clinic never scheduled is acknowledged and skipped.
+            status, stray = await call("POST", "/api/sessions", clinic_token(s))
+            await call("POST", f"/api/sessions/{stray['sid']}/end", clinic_token(s))
+            pending = await redis.xpending(Keys(s.key_prefix).ended_sessions(), "clinic")
+            for _ in range(100):
+                if pending["pending"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+                pending = await redis.xpending(Keys(s.key_prefix).ended_sessions(), "clinic")
+            assert pending["pending"] == 0
     finally:
         await server.close()
 
