@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.clinic.models import ClinicSession
+from services.clinic.models import ClinicSession, User
+from services.clinic.referrals import evaluate_patient
 from services.clinic.sessions import keep_summary
 from shared import codec
 from shared.codec import CodecError
@@ -52,6 +53,9 @@ async def store(sessions: async_sessionmaker[AsyncSession], summary: SessionSumm
             return False
         kept = await keep_summary(db, row, summary, None)
         if kept:
+            patient = await db.get(User, row.patient_id)
+            if patient is not None:
+                await evaluate_patient(db, patient, None)
             log.info("clinic session %d: summary kept from the ended-sessions stream", row.id)
         return kept
 

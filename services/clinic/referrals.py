@@ -14,11 +14,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.clinic.audit import record
 from services.clinic.context import THERAPIST, Ctx, Route, json_response
 from services.clinic.db import utcnow
 from services.clinic.errors import Conflict, NotFound
-from services.clinic.models import ReferralFlag
+from services.clinic.models import ReferralFlag, User
 from services.clinic.programme import local_today
 from services.clinic.progress import History, composites, load_history, mean_symmetry
 
@@ -178,14 +180,19 @@ def flag_json(row: ReferralFlag) -> dict[str, Any]:
 
 
 async def evaluate_for(ctx: Ctx, patient_id: int) -> list[ReferralFlag]:
+    """Run the rules for a patient the caller may see (see ``evaluate_patient``)."""
+    return await evaluate_patient(ctx.db, await ctx.patient(patient_id), ctx.actor_ids)
+
+
+async def evaluate_patient(
+    db: AsyncSession, patient: User, actor: tuple[int, str] | None
+) -> list[ReferralFlag]:
     """Run the rules and store new suggestions: none while the same code is open or
     accepted, or was dismissed less than 30 days ago."""
-    patient = await ctx.patient(patient_id)
-    history = await load_history(ctx.db, patient)
-    ctx.audit("read", "history", patient.id)
-    existing = list(
-        (await ctx.db.execute(select(ReferralFlag).where(ReferralFlag.patient_id == patient.id))).scalars()
-    )
+    history = await load_history(db, patient)
+    record(db, actor, "read", "history", patient.id)
+    flags = await db.execute(select(ReferralFlag).where(ReferralFlag.patient_id == patient.id))
+    existing = list(flags.scalars())
     now = utcnow()
     new = []
     for s in suggest(history, local_today(patient)):
@@ -196,11 +203,11 @@ async def evaluate_for(ctx: Ctx, patient_id: int) -> list[ReferralFlag]:
         ):
             continue
         row = ReferralFlag(patient_id=patient.id, code=s.code, reason=s.reason, specialty=s.specialty)
-        ctx.db.add(row)
+        db.add(row)
         new.append(row)
-    await ctx.db.flush()
+    await db.flush()
     for row in new:
-        ctx.audit("create", "referral_flag", patient.id, row.id)
+        record(db, actor, "create", "referral_flag", patient.id, row.id)
     return new
 
 
