@@ -23,7 +23,7 @@ def create_app(settings: Settings) -> web.Application:
     if not settings.secret:
         raise ValueError("the gateway needs TELEREHAB_SECRET to sign and check join tokens")
     configure_host_addresses(settings.ice_hosts)
-    app = web.Application(middlewares=[json_errors], client_max_size=settings.max_sdp_bytes + 4096)
+    app = web.Application(middlewares=[json_errors("/api/")], client_max_size=settings.max_sdp_bytes + 4096)
     app[settings_key] = settings
     app.cleanup_ctx.append(_rooms)
     add_routes(app)

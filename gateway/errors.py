@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,29 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except GatewayError as exc:
-        log.info("%s %s -> %d %s", request.method, request.path, exc.status, exc.code)
-        return error_response(exc.status, exc.code, exc.message)
-    except web.HTTPRequestEntityTooLarge:
-        return error_response(413, "too_large", "The request body is too large.")
-    except web.HTTPException as exc:
-        if exc.status >= 400 and request.path.startswith("/api/"):
-            return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason + ".")
-        raise
+def json_errors(api_prefix: str) -> Middleware:
+    """A middleware under which every error on a path below ``api_prefix`` answers JSON
+    with a code and a sentence (unknown routes and crashes included); other paths (the
+    pages) keep aiohttp's own answers."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except GatewayError as exc:
+            log.info("%s %s -> %d %s", request.method, request.path, exc.status, exc.code)
+            return error_response(exc.status, exc.code, exc.message)
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(413, "too_large", "The request body is too large.")
+        except web.HTTPException as exc:
+            if exc.status >= 400 and request.path.startswith(api_prefix):
+                return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason + ".")
+            raise
+        except Exception:
+            if not request.path.startswith(api_prefix):
+                raise
+            # The traceback may name a table or a key, never a value or a token.
+            log.exception("%s %s -> 500", request.method, request.path)
+            return error_response(500, "internal", "Something went wrong on our side.")
+
+    return middleware

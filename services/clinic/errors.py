@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
-
-from gateway.errors import GatewayError, Handler, error_response
+from gateway.errors import GatewayError, json_errors
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +60,5 @@ class GatewayUnavailable(ClinicError):
     code = "gateway_unavailable"
 
 
-@web.middleware
-async def clinic_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Everything under ``/clinic`` answers JSON, unknown routes and crashes included."""
-    try:
-        return await handler(request)
-    except GatewayError as exc:
-        log.info("%s %s -> %d %s", request.method, request.path, exc.status, exc.code)
-        return error_response(exc.status, exc.code, exc.message)
-    except web.HTTPRequestEntityTooLarge:
-        return error_response(413, "too_large", "The request body is too large.")
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason + ".")
-    except Exception:
-        # The traceback may name a table, never a value (the engine hides SQL parameters).
-        log.exception("%s %s -> 500", request.method, request.path)
-        return error_response(500, "internal", "Something went wrong on our side.")
+# Everything under /clinic answers JSON, unknown routes and crashes included.
+clinic_errors = json_errors("/clinic")
