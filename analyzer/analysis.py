@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -156,20 +157,10 @@ class SessionAnalysis:
         assert self.engine is not None
         self.frames += 1
         result = self.engine.step(align(points, self.baseline.points), captured_ms / 1000.0)
-        return Feedback(
-            sid=self.sid,
-            seq=seq,
-            captured_ms=captured_ms,
-            analysed_ms=now_ms(),
-            worker=self.worker,
-            status="tracking",
-            face=True,
-            calibration=1.0,
-            pose=pose,
+        return msgspec.structs.replace(
+            self._feedback(seq, captured_ms, "tracking", True, pose=pose, cues=result.cues, dropped=dropped),
             eye_aperture=result.eye_aperture,
             regions=result.regions,
-            cues=result.cues,
-            dropped=dropped,
             exercise=result.exercise,
             synkinesis=result.synkinesis,
             resting=self.engine.resting,
