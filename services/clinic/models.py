@@ -144,7 +144,8 @@ class ClinicSession(Base):
     """A live session with the therapist, or the patient's home practice.
 
     ``gateway_sid`` is the gateway room (join links are issued for it on demand, never
-    stored); ``summary`` is the analyzer's SessionSummary as JSON.
+    stored); ``summary`` is the analyzer's SessionSummary as JSON; ``notes`` are the
+    therapist's notes on the session.
     """
 
     __tablename__ = "sessions"
@@ -160,6 +161,9 @@ class ClinicSession(Base):
     gateway_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     gateway_expires: Mapped[int | None]
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The therapist's own session notes (shown to therapists only; never logged).
+    notes: Mapped[str | None] = mapped_column(Text)
+    notes_updated_at: Mapped[datetime | None]
 
 
 class QuestionnaireResponse(Base):

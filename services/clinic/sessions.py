@@ -6,6 +6,12 @@ The clinic talks to the gateway's HTTP API with a clinic-role token: ``POST
 /api/sessions`` opens a room, ``POST /api/sessions/{sid}/end`` ends it and answers with
 the session's summary. Join links are issued on demand (they are the gateway's signed
 tokens for the room), never stored.
+
+The therapist's session notes (``PUT /api/sessions/{id}/notes``) are clinical data like
+any other: audited, never logged, and shown to therapists only. They are the
+therapist's working notes (observations, impressions, things to raise with colleagues)
+written for themselves during the call; the patient's view of a session is its measured
+summary.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import aiohttp
 import msgspec
@@ -36,13 +42,21 @@ log = logging.getLogger(__name__)
 GATEWAY_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
+NOTES_MAX_CHARS = 20_000
+
+
 class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["live", "home"] = "live"
     scheduled_at: datetime | None = None
 
 
-def session_json(row: ClinicSession) -> dict[str, Any]:
-    return {
+class NotesIn(msgspec.Struct, forbid_unknown_fields=True):
+    notes: Annotated[str, msgspec.Meta(max_length=NOTES_MAX_CHARS)]
+
+
+def session_json(row: ClinicSession, *, notes: bool = False) -> dict[str, Any]:
+    """The session as JSON; ``notes`` adds the therapist's notes (for therapists only)."""
+    out = {
         "id": row.id,
         "patient_id": row.patient_id,
         "therapist_id": row.therapist_id,
@@ -53,6 +67,15 @@ def session_json(row: ClinicSession) -> dict[str, Any]:
         "gateway_sid": row.gateway_sid,
         "summary": row.summary,
     }
+    if notes:
+        out["notes"] = row.notes or ""
+        out["notes_updated_at"] = row.notes_updated_at
+    return out
+
+
+def session_out(ctx: Ctx, row: ClinicSession) -> dict[str, Any]:
+    """The session as the caller may see it: a therapist gets the notes, a patient not."""
+    return session_json(row, notes=ctx.actor.role == "therapist")
 
 
 def _clinic_headers(ctx: Ctx) -> dict[str, str]:
@@ -131,7 +154,7 @@ async def create_session(ctx: Ctx) -> web.Response:
     )
     ctx.db.add(row)
     await ctx.db.flush()
-    out = session_json(row)
+    out = session_out(ctx, row)
     # Open the room now when the session starts within the links' lifetime; later
     # sessions get theirs from GET /api/sessions/{id}/join.
     if body.kind == "live" and at <= utcnow() + timedelta(seconds=ctx.settings.token_ttl_s / 2):
@@ -151,13 +174,13 @@ async def list_sessions(ctx: Ctx) -> web.Response:
         )
     ).scalars()
     ctx.audit("read", "session", patient.id)
-    return json_response([session_json(r) for r in rows])
+    return json_response([session_out(ctx, r) for r in rows])
 
 
 async def get_session(ctx: Ctx) -> web.Response:
     row = await load(ctx)
     ctx.audit("read", "session", row.patient_id, row.id)
-    return json_response(session_json(row))
+    return json_response(session_out(ctx, row))
 
 
 async def join(ctx: Ctx) -> web.Response:
@@ -218,7 +241,7 @@ async def post_summary(ctx: Ctx) -> web.Response:
         raise Forbidden("A live session's summary comes from the session itself.")
     await store_summary(ctx, row, await ctx.body(SessionSummary))
     await evaluate_for(ctx, row.patient_id)
-    return json_response(session_json(row), status=201)
+    return json_response(session_out(ctx, row), status=201)
 
 
 async def end(ctx: Ctx) -> web.Response:
@@ -237,7 +260,19 @@ async def end(ctx: Ctx) -> web.Response:
     else:
         await ctx.db.refresh(row)
     log.info("clinic session %d ended", row.id)
-    return json_response(session_json(row))
+    return json_response(session_out(ctx, row))
+
+
+async def put_notes(ctx: Ctx) -> web.Response:
+    """Keep (replace) the therapist's notes on one of their own patient's sessions,
+    during it or after it ended. The text is stored and audited, never logged."""
+    row = await load(ctx)
+    body = await ctx.body(NotesIn)
+    row.notes = body.notes
+    row.notes_updated_at = utcnow()
+    await ctx.db.flush()
+    ctx.audit("update", "session_notes", row.patient_id, row.id)
+    return json_response(session_out(ctx, row))
 
 
 ROUTES = [
@@ -271,5 +306,14 @@ ROUTES = [
         "sessions",
         body=SessionSummary,
         created=True,
+    ),
+    Route(
+        "PUT",
+        "/api/sessions/{id}/notes",
+        put_notes,
+        "Keep the therapist's notes on a session (shown to therapists only)",
+        THERAPIST,
+        "sessions",
+        body=NotesIn,
     ),
 ]

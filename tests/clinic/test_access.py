@@ -102,3 +102,15 @@ async def test_unknown_ids_are_404_for_everyone_allowed(clinic: Clinic) -> None:
         "POST", "/clinic/api/referral-flags/424242/decision", "therapist", {"decision": "accepted"}
     )
     assert reply.status == 404
+
+
+async def test_session_notes_are_in_the_matrix_for_their_therapist_only(clinic: Clinic) -> None:
+    route = next(r for r in ROUTES if (r.method, r.path) == ("PUT", "/api/sessions/{id}/notes"))
+    assert [expected(route, who) for who in WHO] == ["401", "403", "ok", "404", "403"]
+    ids = await setup_records(clinic)
+    body = {"notes": "Observed: left eye closes with effort."}
+    for who in WHO:
+        caller = None if who == "anonymous" else who
+        reply = await clinic.call(route.method, url_for(route, ids), caller, body)
+        want = expected(route, who)
+        assert reply.status == (200 if want == "ok" else int(want)), (who, reply.status, reply.body)

@@ -23,7 +23,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
-        assert await current(engine) == "0002"
+        assert await current(engine) == "0003"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             assert names >= TABLES
@@ -31,6 +31,12 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
                 lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
             )
         assert diff == [], f"models and migrations differ: {diff}"
+        await downgrade(engine, "0002")  # one step: the notes columns go, the sessions stay
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("sessions")}
+            )
+        assert not {"notes", "notes_updated_at"} & columns and "summary" in columns
         await downgrade(engine, "0001")  # one step: the column goes, the data stays
         async with engine.connect() as conn:
             columns = await conn.run_sync(
@@ -43,7 +49,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert not TABLES & names
         await upgrade(engine)  # and up again
-        assert await current(engine) == "0002"
+        assert await current(engine) == "0003"
     finally:
         await engine.dispose()
 
