@@ -126,6 +126,10 @@ for _group, _sides in _GROUPS.items():
         _SLICES[(_group, _side)] = slice(len(_MOVED), len(_MOVED) + len(_sides[_side]))
         _MOVED.extend(_sides[_side])
 _MOVED_IDX = np.array(_MOVED)
+# Group means in one numpy call each (np.add.reduceat over the groups' runs).
+_GROUP_KEYS = list(_SLICES)
+_GROUP_STARTS = np.array([_SLICES[k].start for k in _GROUP_KEYS])
+_GROUP_SIZES = np.array([_SLICES[k].stop - _SLICES[k].start for k in _GROUP_KEYS], dtype=np.float64)
 _OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}  # "across" points to the patient's left
 _SMILE_DIR = 1 / math.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
 
@@ -175,9 +179,12 @@ def measure(
     axes = axes or face_axes(neutral)
     now = eye_apertures(aligned)
     diff = (aligned[_MOVED_IDX, :2] - neutral[_MOVED_IDX, :2]).astype(np.float64) * mm
-    across = diff @ axes.across
-    down = diff @ axes.down
+    projected = diff @ np.stack([axes.across, axes.down], axis=1)  # (n, 2): across, down
     dist = np.sqrt((diff * diff).sum(axis=1))
+    table = np.column_stack([projected, dist])  # (n, 3)
+    sums = np.add.reduceat(table, _GROUP_STARTS, axis=0) / _GROUP_SIZES[:, None]
+    # Plain floats from here on: per-item numpy calls would cost more than the maths.
+    means = dict(zip(_GROUP_KEYS, sums.tolist(), strict=True))  # key -> [across, down, dist]
     lips_rest = lip_heights(neutral)
     lips_now = lip_heights(aligned)
 
@@ -185,25 +192,23 @@ def measure(
     features: dict[str, dict[Side, float]] = {feature: {} for feature in FEATURES}
     for i, side in enumerate(SIDES):
         out = _OUT_SIGN[side]
-        brow, mouth = _SLICES[("brow", side)], _SLICES[("mouth", side)]
-        nose, cheek = _SLICES[("nose", side)], _SLICES[("cheek", side)]
-        excursion["brow"][side] = float(dist[brow].mean())
-        excursion["mouth"][side] = float(dist[mouth].mean())
-        excursion["nose"][side] = float(dist[nose].mean())
+        brow, mouth, nose = means[("brow", side)], means[("mouth", side)], means[("nose", side)]
+        cheek, canthi, lips_mid = means[("cheek", side)], means[("canthi", side)], means[("lips_mid", side)]
+        excursion["brow"][side] = brow[2]
+        excursion["mouth"][side] = mouth[2]
+        excursion["nose"][side] = nose[2]
         excursion["eye"][side] = abs(rest[i] - now[i]) * mm
-        mouth_out = float(across[mouth].mean()) * out
+        mouth_out = mouth[0] * out
         # Brow height above that side's eye line (brow to canthi), as clinicians measure
         # it: what is left of head motion after alignment moves both alike and cancels.
-        canthi = _SLICES[("canthi", side)]
-        lips_mid = _SLICES[("lips_mid", side)]
-        features["brow_lift"][side] = float(down[canthi].mean()) - float(down[brow].mean())
+        features["brow_lift"][side] = canthi[1] - brow[1]
         features["eye_closure"][side] = 1.0 - now[i] / rest[i] if rest[i] > 0 else 0.0
-        features["smile"][side] = (mouth_out - float(down[mouth].mean())) * _SMILE_DIR
+        features["smile"][side] = (mouth_out - mouth[1]) * _SMILE_DIR
         # Medially, measured from the lips' own midline: FaceMesh shifts the whole mouth
         # towards a one-sided pucker, which would otherwise count for the still side too.
-        features["pucker"][side] = -(mouth_out - float(across[lips_mid].mean()) * out)
-        features["snarl"][side] = -float(down[nose].mean())
-        features["cheek_puff"][side] = float(across[cheek].mean()) * out
+        features["pucker"][side] = -(mouth_out - lips_mid[0] * out)
+        features["snarl"][side] = -nose[1]
+        features["cheek_puff"][side] = cheek[0] * out
         features["lip_press"][side] = (lips_rest[i] - lips_now[i]) * mm
     ratio: dict[Side, float] = {
         "left": now[0] / rest[0] if rest[0] > 0 else 1.0,
