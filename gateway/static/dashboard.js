@@ -1,10 +1,14 @@
 // The therapist's clinic dashboard: sign in, patients (programme, next session, referral
 // flags), upcoming live sessions, and per patient the flags to decide, the programme,
 // progress charts (uPlot), the sessions with their summaries, a live session to start and
-// the PDF report. Everything comes from the clinic's API (/clinic/api) with the
-// therapist's own sign-in token.
+// the PDF report; inviting patients, and per patient the intake, the programme editor and
+// questionnaire entry (their own modules). Everything comes from the clinic's API
+// (/clinic/api) with the therapist's own sign-in token.
 import { ApiError } from "/static/telerehab.js";
 import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
+import { showIntake } from "/static/intake-form.js";
+import { showProgramme } from "/static/programme-editor.js";
+import { showQuestionnaires } from "/static/questionnaire-form.js";
 
 const $ = (id) => document.getElementById(id);
 let token = clinicToken("therapist");
@@ -25,10 +29,29 @@ function el(tag, text, attrs = {}) {
   return node;
 }
 
-function emptyRow(text) {
+function emptyRow(text, columns = 4) {
   const tr = el("tr");
-  tr.append(el("td", text, { colspan: "4" }));
+  tr.append(el("td", text, { colspan: String(columns) }));
   return tr;
+}
+
+/** The clinic API for the editors: a 401 signs the therapist out, other errors go back to
+ * the editor, which shows the API's message next to its form. */
+async function call(path, options = {}) {
+  try {
+    return await clinic(path, token, options);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) signedOut("Please sign in again.");
+    throw err;
+  }
+}
+
+/** A link to the live page that also names the clinic session, in the fragment beside
+ * the join token (a fragment is never sent to a server, so it reaches no log). The
+ * therapist's clinic sign-in token is not put in the link: the live page reads it from
+ * this tab's sessionStorage (same origin), which a same-tab link keeps. */
+function withClinicSession(url, id) {
+  return `${url}&clinic_session=${encodeURIComponent(id)}`;
 }
 
 function fail(err) {
@@ -127,7 +150,7 @@ function renderBoard() {
 async function joinSession(id) {
   try {
     const link = await clinic(`/sessions/${id}/join`, token);
-    location.assign(link.url);
+    location.assign(withClinicSession(link.url, id));
   } catch (err) { fail(err); }
 }
 
@@ -157,6 +180,13 @@ function lineChart(id, series, yRange) {
     axes: [{ stroke: "#111", grid: { stroke: "#ddd" } }, { stroke: "#111", grid: { stroke: "#ddd" }, size: 44 }],
     series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, dash: s.dash, width: 2, spanGaps: true, points: { show: true, size: 6, fill: s.stroke } }))],
   }, data, node);
+}
+
+function renderProgramme(p) {
+  const prog = $("programme");
+  prog.replaceChildren();
+  if (!p.programme) prog.append(el("li", "No programme yet."));
+  else for (const e of p.programme.exercises) prog.append(el("li", `${e.title}: ${e.reps} reps × ${e.sets} sets, hold ${e.hold_s} s, ${e.times_per_day}×/day, ${e.days_per_week} days/week`));
 }
 
 async function showPatient(pid) {
@@ -189,10 +219,7 @@ async function showPatient(pid) {
   }
   if (!p.flags.length) flags.append(el("li", "No referral suggestions."));
 
-  const prog = $("programme");
-  prog.replaceChildren();
-  if (!p.programme) prog.append(el("li", "No programme yet."));
-  else for (const e of p.programme.exercises) prog.append(el("li", `${e.title}: ${e.reps} reps × ${e.sets} sets, hold ${e.hold_s} s, ${e.times_per_day}×/day, ${e.days_per_week} days/week`));
+  renderProgramme(p);
 
   const tbody = $("sessions");
   tbody.replaceChildren();
@@ -204,11 +231,20 @@ async function showPatient(pid) {
       el("td", s.kind === "home" ? "home practice" : "live"),
       el("td", s.status),
       el("td", ex.length ? ex.map((e) => `${e.name.replaceAll("_", " ")} ${e.reps}/${e.attempts}${e.symmetry == null ? "" : `, symmetry ${Math.round(e.symmetry * 100)}%`}`).join("; ") : "–"),
+      el("td", s.notes || "–", { class: "notes-text" }),
     );
     tbody.append(tr);
   }
-  if (!p.sessions.length) tbody.append(emptyRow("No sessions yet."));
+  if (!p.sessions.length) tbody.append(emptyRow("No sessions yet.", 5));
   $("detail").focus();
+  $("reinvite-result").replaceChildren();
+  showIntake(pid, call);
+  showProgramme(pid, call, async () => {
+    Object.assign(p, await patientRow(p));
+    renderBoard();
+    renderProgramme(p);
+  });
+  showQuestionnaires(pid, call);
 
   try {
     const progress = await clinic(`/patients/${pid}/progress`, token);
@@ -237,7 +273,7 @@ $("start-live").addEventListener("click", async () => {
       "Send the patient this link: ",
       el("a", "patient's link", { href: s.links.patient_url, id: "patient-link" }),
       ". ",
-      el("a", "Open my session page", { href: s.links.therapist_url, id: "therapist-link" }),
+      el("a", "Open my session page", { href: withClinicSession(s.links.therapist_url, s.id), id: "therapist-link" }),
     );
     Object.assign(current, await patientRow(current));
     renderBoard();
@@ -249,6 +285,66 @@ $("report").addEventListener("click", async (ev) => {
   if (!current) return;
   try {
     await download(`/patients/${current.id}/report.pdf`, token, `telerehab-report-${current.id}.pdf`);
+  } catch (err) { fail(err); }
+});
+
+// ---- inviting patients ------------------------------------------------------------------
+
+/** What became of an invitation: e-mailed, or a link for the therapist to pass on. */
+function showInvite(out, invite, name) {
+  out.replaceChildren();
+  if (invite.sent) {
+    out.append(el("p", `E-mail sent: ${name} has a sign-in link in their inbox.`));
+    return;
+  }
+  const why = invite.mail_error ? `The e-mail could not be sent (${invite.mail_error}).` : "E-mail is not set up on this server.";
+  const id = `${out.id}-link`;
+  out.append(
+    el("p", `${why} Pass this sign-in link to ${name} yourself; it works once:`),
+    el("label", "Sign-in link", { for: id, class: "visually-hidden" }),
+  );
+  const input = el("input", null, { id, readonly: "", class: "link-field" });
+  input.value = invite.link;
+  const copy = el("button", "Copy link", { type: "button", class: "secondary" });
+  copy.addEventListener("click", async () => {
+    input.select();
+    try { await navigator.clipboard.writeText(invite.link); copy.textContent = "Copied"; } catch { copy.textContent = "Selected: press Ctrl+C"; }
+  });
+  const row = el("div", null, { class: "practice-row" });
+  row.append(input, copy);
+  out.append(row);
+}
+
+function fillTimezones() {
+  const here = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const all = [...new Set(["UTC", here, ...zones])].sort();
+  $("invite-timezone").replaceChildren(...all.map((z) => new Option(z, z, false, z === here)));
+}
+fillTimezones();
+
+$("invite-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("invite-error").textContent = "";
+  const name = $("invite-name").value.trim();
+  const body = { name, email: $("invite-email").value.trim(), timezone: $("invite-timezone").value };
+  try {
+    const made = await call("/patients", { method: "POST", body });
+    showInvite($("invite-result"), made.invite, made.patient.name);
+    $("invite-name").value = "";
+    $("invite-email").value = "";
+    patients.push(await patientRow(made.patient));
+    renderBoard();
+  } catch (err) {
+    $("invite-result").replaceChildren();
+    $("invite-error").textContent = `Not invited: ${err.message}`;
+  }
+});
+
+$("reinvite").addEventListener("click", async () => {
+  if (!current) return;
+  try {
+    showInvite($("reinvite-result"), await call(`/patients/${current.id}/invite`, { method: "POST" }), current.name);
   } catch (err) { fail(err); }
 });
 
