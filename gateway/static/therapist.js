@@ -1,7 +1,9 @@
 // The therapist's live page: the patient's video (with an optional left/right region
 // overlay), live left-vs-right charts per region and the symmetry trend (uPlot), synkinesis
-// alerts, exercise and assessment controls, notes, and the summary at the end.
+// alerts, exercise and assessment controls, notes (saved to the clinic when the page was
+// opened from the clinic dashboard), and the summary at the end.
 import { connect, cueText, holdLeft, PHASES } from "/static/telerehab.js";
+import { clinic, clinicToken } from "/static/clinic.js";
 
 const $ = (id) => document.getElementById(id);
 const remoteVideo = $("remote-video"), overlay = $("remote-overlay"), endBtn = $("end-session");
@@ -278,10 +280,11 @@ function onState(state, message) {
     if (s && s.expires) {
       set("expires", `Link valid until ${new Date(s.expires * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`);
     }
-    if (state === "connected") { loadExercises(); restoreNotes(); }
+    if (state === "connected") { loadExercises(); restoreNotes(); linkClinic(); }
     return;
   }
   if (state === "stopped") return;
+  if (state === "ended") saveNotesAtEnd();
   finished = true;
   status.textContent = state === "ended" ? "The session has ended" : message;
   if (state === "ended") logNotice("The session has ended.");
@@ -363,6 +366,55 @@ function restoreNotes() {
 }
 $("notes").addEventListener("input", () => localStorage.setItem(notesKey(), $("notes").value));
 
+// Notes kept in the clinic. The dashboard's link names the clinic session in the URL
+// fragment beside the join token (#token=…&clinic_session=12): a fragment is never sent
+// to a server, so it reaches no access log. The therapist's clinic sign-in token is not
+// in the link at all: the page reads it from this origin's sessionStorage, where the
+// dashboard keeps it (a link followed in the same tab keeps that storage; it is gone when
+// the tab closes). Before saving, the page checks that the clinic session is this very
+// room (its gateway_sid), so a stale or edited fragment cannot file notes elsewhere.
+// Opened any other way (a join link alone, another tab), notes stay in this browser.
+const clinicSession = (() => {
+  const raw = new URLSearchParams(location.hash.replace(/^#/, "")).get("clinic_session");
+  return raw && /^[0-9]{1,10}$/.test(raw) ? raw : null;
+})();
+let clinicLinked = false, endSave = null;
+
+async function linkClinic() {
+  const token = clinicToken("therapist");
+  if (clinicLinked || !clinicSession || !token) return;
+  try {
+    const row = await clinic(`/sessions/${clinicSession}`, token);
+    const sid = session && session.session && session.session.sid;
+    if (!sid || row.gateway_sid !== sid) {
+      set("notes-status", "These notes stay in this browser: the clinic session does not match this call.");
+      return;
+    }
+    clinicLinked = true;
+    if (row.notes && !$("notes").value) $("notes").value = row.notes;
+    set("notes-hint", "Saved to the patient's record in the clinic with \"Save notes\" and when the session ends; only therapists see them.");
+    $("save-notes").hidden = false;
+  } catch (err) {
+    set("notes-status", `These notes stay in this browser: ${err.message}`);
+  }
+}
+
+/** Saves the notes to the clinic; true when they are there. */
+async function saveNotes() {
+  if (!clinicLinked) return false;
+  set("notes-status", "Saving the notes…");
+  try {
+    const row = await clinic(`/sessions/${clinicSession}/notes`, clinicToken("therapist"), { method: "PUT", body: { notes: $("notes").value } });
+    set("notes-status", `Notes saved to the clinic at ${new Date(row.notes_updated_at).toLocaleTimeString()}.`);
+    return true;
+  } catch (err) {
+    set("notes-status", `The notes were not saved to the clinic (${err.message}); they are still kept in this browser.`);
+    return false;
+  }
+}
+const saveNotesAtEnd = () => (endSave ||= saveNotes());
+$("save-notes").addEventListener("click", saveNotes);
+
 function cell(row, text, header = false) {
   const el = document.createElement(header ? "th" : "td");
   if (header) el.scope = "row";
@@ -435,7 +487,7 @@ endBtn.addEventListener("click", async () => {
     const reply = await session.endSession();
     showNotice("");
     showSummary(reply.summary || null, notes);
-    localStorage.removeItem(notesKey());
+    if (!clinicLinked || await saveNotesAtEnd()) localStorage.removeItem(notesKey());
   } catch (err) {
     showNotice(`The session could not be ended: ${err.message}`);
     endBtn.disabled = finished;
