@@ -68,7 +68,8 @@ class GateLimits:
     min_face_fraction: float = 0.12  # inter-pupil distance / image width
     max_face_fraction: float = 0.6
     min_brightness: float = 40.0  # mean luma 0..255
-    edge_margin: float = 0.0  # landmarks may not leave the image by more than this fraction
+    # Share of landmarks that may fall outside the image (a cut-off chin tip is fine).
+    edge_margin: float = 0.02
 
 
 def brightness_cue(mean_luma: float, limits: GateLimits) -> str | None:

@@ -13,7 +13,7 @@ then the voluntary movements, then a global head motion (shift, scale, rotation)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -55,6 +55,27 @@ OUTLINE: dict[Side, int] = {"right": 132, "left": 361}  # face outline at the ch
 # Patient's left is the image's right: "out" (lateral) is +x for left, -x for right.
 OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}
 UPPER_LID_SHARE = 0.75  # of an eye closure, the upper lid travels 3/4 of the way
+
+
+def hopper_face(width: int = 640, height: int = 480) -> Image:
+    """matplotlib's bundled portrait of Grace Hopper (public domain, US Navy), cropped to
+    the face: an older face with glasses, like many of our patients."""
+    from pathlib import Path
+
+    import matplotlib  # a dependency (the clinic's charts); its sample data ships with it
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise FileNotFoundError(f"matplotlib's sample photo is missing: {path}")
+    img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    # The face spans about x 173-356, y 132-334 of the 512x600 photo; a 4:3 crop with a
+    # webcam's margin around it.
+    crop = img[75:375, 65:465]
+    return np.ascontiguousarray(cv2.resize(crop, (width, height), interpolation=cv2.INTER_CUBIC))
+
+
+FACES: dict[str, Callable[[], Image]] = {}  # filled below: name -> base photo
 
 
 def astronaut_face(width: int = 640, height: int = 480) -> Image:
@@ -467,3 +488,6 @@ def script_frames(
             shift, scale, angle = motion.at(t)
             kwargs = {"shift": shift, "scale": scale, "angle_deg": angle}
         yield face.render(movement_at(steps, t, start), **kwargs)
+
+
+FACES.update(astronaut=astronaut_face, hopper=hopper_face)
