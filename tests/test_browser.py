@@ -738,6 +738,17 @@ async def test_the_device_check_says_plainly_when_the_room_is_too_dark(
         assert not log.errors, await log.report()
 
 
+# Visible controls under ``root`` smaller than 44 × 44 px (a checkbox or radio counts by
+# its label, which is the target).
+SMALL_TARGETS_JS = """(root) => [...document.querySelectorAll(
+  `${root} button, ${root} select, ${root} textarea, ${root} summary, ${root} a.button-link,
+   ${root} label.choice, ${root} input:not([type=radio]):not([type=checkbox])`)]
+  .map((el) => [el, el.getBoundingClientRect()])
+  .filter(([, r]) => r.width > 0 && (r.width < 44 || r.height < 44))
+  .map(([el, r]) => `${el.id || el.textContent.trim().slice(0, 30)}`
+    + ` ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+
+
 async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
     settings: Settings, redis: aioredis.Redis, face: SyntheticFace, tmp_path: Path
 ) -> None:
@@ -793,7 +804,7 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             await dash.fill("#invite-name", "Robin Rehab")
             await dash.fill("#invite-email", "robin@example.test")
             await dash.select_option("#invite-timezone", "Europe/London")
-            await dash.get_by_role("button", name="Invite", exact=True).click()
+            await dash.locator("#invite-email").press("Enter")  # submitted from the keyboard
             link = dash.locator("#invite-result-link")
             await link.wait_for(timeout=WAIT_MS)
             magic = await link.input_value()
@@ -869,17 +880,25 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             assert [i["key"] for i in programme["education"]] == ["recovery_stages"]
             assert "Closed smile" in (await dash.locator("#patients").text_content() or "")
 
-            # (4) SAQ, item by item: 1+2+3+4+5+1+2+3+4 = 25, so 25 / 45 × 100 = 55.6.
+            # (4) SAQ, item by item: 1+2+3+4+5+1+2+3+4 = 25, so 25 / 45 × 100 = 55.6. The
+            # last item is answered from the keyboard (Space, then arrows move the choice).
             await dash.locator("#questionnaire-box > summary").click()
-            for n, answer in enumerate([1, 2, 3, 4, 5, 1, 2, 3, 4], 1):
+            for n, answer in enumerate([1, 2, 3, 4, 5, 1, 2, 3], 1):
                 group = dash.get_by_role("group", name=f"SAQ item {n}", exact=True)
                 await group.get_by_label(str(answer), exact=True).check()
+            last = dash.get_by_role("group", name="SAQ item 9", exact=True)
+            await last.get_by_label("1", exact=True).focus()
+            for key in ("Space", "ArrowRight", "ArrowRight", "ArrowRight"):
+                await dash.keyboard.press(key)
+            assert await last.get_by_label("4", exact=True).is_checked()
             await dash.get_by_role("button", name="Save answers").click()
             await shows("questionnaire-result", r"SAQ score: total 55\.6", "the SAQ score")
             saq = await call("GET", f"/patients/{pid}/questionnaires?kind=saq", t)
             assert [(r["answers"], r["scores"]["total"]) for r in saq] == [
                 ([1, 2, 3, 4, 5, 1, 2, 3, 4], 55.6)
             ]
+            small = await dash.evaluate(SMALL_TARGETS_JS, "#board")
+            assert not small, f"targets under 44 px in the dashboard: {small}"
             problems = await axe_problems(dash, "dashboard-editors")
             assert not problems, "accessibility problems in the dashboard's editors:\n" + "\n".join(problems)
             await screenshot(dash, "browser-dashboard-editors.png")
@@ -914,7 +933,8 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             await wait_js(
                 dash,
                 "return !document.getElementById('summary').hidden"
-                " && /saved to the clinic/.test(document.getElementById('notes-status').textContent);",
+                " && /saved to the clinic as the session ended/.test("
+                "document.getElementById('notes-status').textContent);",
                 "the summary and the notes saved at the end",
                 log,
             )

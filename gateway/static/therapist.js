@@ -400,20 +400,21 @@ async function linkClinic() {
 }
 
 /** Saves the notes to the clinic; true when they are there. */
-async function saveNotes() {
+async function saveNotes(atEnd = false) {
   if (!clinicLinked) return false;
   set("notes-status", "Saving the notes…");
   try {
     const row = await clinic(`/sessions/${clinicSession}/notes`, clinicToken("therapist"), { method: "PUT", body: { notes: $("notes").value } });
-    set("notes-status", `Notes saved to the clinic at ${new Date(row.notes_updated_at).toLocaleTimeString()}.`);
+    const at = new Date(row.notes_updated_at).toLocaleTimeString();
+    set("notes-status", atEnd ? `Notes saved to the clinic as the session ended (${at}).` : `Notes saved to the clinic at ${at}.`);
     return true;
   } catch (err) {
     set("notes-status", `The notes were not saved to the clinic (${err.message}); they are still kept in this browser.`);
     return false;
   }
 }
-const saveNotesAtEnd = () => (endSave ||= saveNotes());
-$("save-notes").addEventListener("click", saveNotes);
+const saveNotesAtEnd = () => (endSave ||= saveNotes(true));
+$("save-notes").addEventListener("click", () => saveNotes());
 
 function cell(row, text, header = false) {
   const el = document.createElement(header ? "th" : "td");
