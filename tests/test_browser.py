@@ -897,6 +897,19 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             assert [(r["answers"], r["scores"]["total"]) for r in saq] == [
                 ([1, 2, 3, 4, 5, 1, 2, 3, 4], 55.6)
             ]
+            # FDI: "did not do for other reasons" is left out of the physical score:
+            # (5+4+3+2 − 4) / 4 × 25 = 62.5; social (6+5+4+3+2 − 5) / 5 × 20 = 60.
+            await dash.select_option("#q-kind", "fdi")
+            fdi: list[int | None] = [5, 4, None, 3, 2, 6, 5, 4, 3, 2]
+            for n, answer in enumerate(fdi, 1):
+                group = dash.get_by_role("group", name=f"FDI item {n}", exact=True)
+                label = "Did not do for other reasons" if answer is None else str(answer)
+                await group.get_by_label(label, exact=True).check()
+            await dash.get_by_role("button", name="Save answers").click()
+            await shows(
+                "questionnaire-result", r"physical function 62\.5, social.*function 60\b", "FDI scores"
+            )
+            assert "SAQ: total 55.6" in (await dash.locator("#q-history").text_content() or "")
             small = await dash.evaluate(SMALL_TARGETS_JS, "#board")
             assert not small, f"targets under 44 px in the dashboard: {small}"
             problems = await axe_problems(dash, "dashboard-editors")
@@ -922,6 +935,8 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             await shows("notes-status", r"saved to the clinic", "notes saved to the clinic")
             saved = await call("GET", f"/sessions/{clinic_sid}", t)
             assert saved["notes"] == "Left brow: more lift than last week."
+            problems = await axe_problems(dash, "therapist-notes")
+            assert not problems, "accessibility problems on the live page's notes:\n" + "\n".join(problems)
             await screenshot(dash, "browser-therapist-notes.png")
             await dash.locator("#notes").press_sequentially(" Eye closes with effort.")
 
