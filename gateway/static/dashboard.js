@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 let token = clinicToken("therapist");
 let patients = [];
 let current = null;
+let editorsFor = null;  // the patient whose intake/programme/questionnaire editors are loaded
 const charts = {};
 window.telerehabCharts = charts;  // for the browser tests
 
@@ -61,6 +62,7 @@ function fail(err) {
 
 function signedOut(message = "") {
   token = null;
+  editorsFor = null;
   saveClinicToken("therapist", null);
   $("board").hidden = true;
   $("login").hidden = false;
@@ -237,6 +239,9 @@ async function showPatient(pid) {
   }
   if (!p.sessions.length) tbody.append(emptyRow("No sessions yet.", 5));
   $("detail").focus();
+  // Re-showing the same patient (after a flag decision) keeps unsaved edits in the editors.
+  if (editorsFor === pid) return progressCharts(pid);
+  editorsFor = pid;
   $("reinvite-result").replaceChildren();
   showIntake(pid, call);
   showProgramme(pid, call, async () => {
@@ -245,7 +250,10 @@ async function showPatient(pid) {
     renderProgramme(p);
   });
   showQuestionnaires(pid, call);
+  await progressCharts(pid);
+}
 
+async function progressCharts(pid) {
   try {
     const progress = await clinic(`/patients/${pid}/progress`, token);
     const sym = progress.symmetry || {};
