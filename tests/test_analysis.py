@@ -123,3 +123,22 @@ def test_fast_landmark_parsing_matches_the_protobuf_objects() -> None:
     assert np.array_equal(landmarks_to_array(msg), expected)
     msg.landmark[5].visibility = 0.5  # another layout: the general path must take it
     assert np.array_equal(landmarks_to_array(msg), expected)
+
+
+def test_resting_droop_on_one_side_is_measured_in_millimetres(face: SyntheticFace) -> None:
+    def resting(move: Movement) -> tuple[float, float, float, float]:
+        analysis = SessionAnalysis("unit-test-1", "w", FaceMeshLandmarker())
+        settle(analysis, face.render(move), 25)
+        assert analysis.engine is not None and analysis.baseline is not None
+        r = analysis.engine.resting
+        return r.brow_mm, r.eye_mm, r.mouth_mm, analysis.baseline.mm_per_unit
+
+    brow0, eye0, mouth0, _ = resting(Movement())
+    drooping = Movement(droop_mouth_right=6, droop_brow_right=5, wide_eye_right=2)
+    brow, eye, mouth, mm_per_unit = resting(drooping)
+    mm_per_px = mm_per_unit * 320 / 640  # warps are in the 640 px photo; analysis sees 320 px
+    # The right side sags: its mouth corner and brow sit lower, its eye is wider.
+    assert mouth - mouth0 == pytest.approx(6 * mm_per_px, abs=1.0)
+    # FaceMesh follows a brow at 0.6-1.0 of the warp (README, synthetic faces).
+    assert 0.5 * 5 * mm_per_px < brow - brow0 < 1.2 * 5 * mm_per_px
+    assert eye - eye0 < -0.5
