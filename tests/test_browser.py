@@ -915,6 +915,12 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             problems = await axe_problems(dash, "dashboard-editors")
             assert not problems, "accessibility problems in the dashboard's editors:\n" + "\n".join(problems)
             await screenshot(dash, "browser-dashboard-editors.png")
+            # On a phone held upright the editors fit the width (the dose table scrolls alone).
+            await dash.set_viewport_size({"width": 390, "height": 844})
+            overflow = await dash.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+            await screenshot(dash, "browser-dashboard-editors-phone.png")
+            assert overflow <= 0, f"the dashboard scrolls sideways on a phone by {overflow} px"
+            await dash.set_viewport_size({"width": 1280, "height": 800})
 
             # (5) Notes on the live page opened from the dashboard are kept in the clinic.
             await dash.get_by_role("button", name="Start a live session now").click()
