@@ -78,6 +78,10 @@ async def test_openapi_describes_exactly_the_registered_routes(clinic: Clinic) -
     schema_ref = put_programme["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert schema_ref.rsplit("/", 1)[1] in doc["components"]["schemas"]
     assert put_programme["x-roles"] == ["therapist"] and put_programme["security"] == [{"bearer": []}]
+    notes = doc["paths"]["/clinic/api/sessions/{id}/notes"]["put"]
+    assert notes["x-roles"] == ["therapist"] and "requestBody" in notes
+    notes_ref = notes["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert doc["components"]["schemas"][notes_ref]["properties"]["notes"]["maxLength"] == 20_000
     report = doc["paths"]["/clinic/api/patients/{pid}/report.pdf"]["get"]
     assert "application/pdf" in report["responses"]["200"]["content"]
 
