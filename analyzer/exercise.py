@@ -84,7 +84,6 @@ class _Rep:
     symmetry_n: int = 0
     weaker_left: int = 0
     weaker_right: int = 0
-    too_fast: bool = False
 
 
 class ExerciseTracker:
@@ -159,10 +158,8 @@ class ExerciseTracker:
             if amount >= spec.target:
                 self._enter("hold", t)
                 rep.hold_started = t
-                slow = tempo_cue(t - rep.move_started, spec.tempo_s)
-                if slow:
-                    rep.too_fast = True
-                    self._slower_until = t + SLOWER_SHOWN_S
+                if tempo_cue(t - rep.move_started, spec.tempo_s):
+                    self._slower_until = t + SLOWER_SHOWN_S  # a cue only: the rep still counts
             elif amount < start_level:
                 self._enter("rest", t)  # it never reached the target: not an attempt
                 self._current = None
