@@ -32,6 +32,7 @@ from gateway.app import create_app
 from services.clinic.manage import create_admin
 from shared.settings import Settings
 from tests.clinic.conftest import FAST_HASHER, PASSWORD
+from tests.clinic.test_flows import summary
 from tests.conftest import Gateway, RunningWorker
 from tests.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
 from tests.media import smile_clip
@@ -754,9 +755,11 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
 ) -> None:
     """In the dashboard a therapist invites a patient (no SMTP: the link to pass on),
     takes the intake (the API's error shown beside the form, then saved), builds a
-    programme and saves it twice (version 2), enters an SAQ and sees its score; then on
-    the live page opened from the dashboard writes notes that are saved to the clinic and
-    appear with the session back in the dashboard, and never in the patient's view."""
+    programme and saves it twice (version 2), enters an SAQ and sees its score, grades
+    Sunnybrook and House–Brackmann (the composite previewed, then the clinic's, beside
+    the analyzer's labelled estimate and in the progress chart); then on the live page
+    opened from the dashboard writes notes that are saved to the clinic and appear with
+    the session back in the dashboard, and never in the patient's view."""
     port = free_port()
     s = replace(
         settings,
@@ -813,6 +816,12 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             patients = await call("GET", "/patients", t)
             assert [(p["name"], p["timezone"]) for p in patients] == [("Robin Rehab", "Europe/London")]
             pid = patients[0]["id"]
+            # The patient signs in and posts a home session whose analyzer estimate is 39.
+            patient = await call("POST", "/auth/magic", body={"token": magic.split("#token=", 1)[1]})
+            home = await call("POST", f"/patients/{pid}/sessions", patient["token"], {"kind": "home"})
+            await call(
+                "POST", f"/sessions/{home['id']}/summary", patient["token"], summary("home-1", estimate=True)
+            )
             await dash.get_by_role("button", name="Robin Rehab").click()
 
             # (2) Intake: the API's refusal appears beside the form; then it is saved.
@@ -910,6 +919,87 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
                 "questionnaire-result", r"physical function 62\.5, social.*function 60\b", "FDI scores"
             )
             assert "SAQ: total 55.6" in (await dash.locator("#q-history").text_content() or "")
+
+            # (5) The therapist's grading: resting 1/1/1 (× 5 = 15), voluntary 2,3,2,2,3
+            # (× 4 = 48), synkinesis 1,0,2,1,1 (5): composite 48 − 15 − 5 = 28, shown by the
+            # page before it is saved. A half-done grading gets the API's refusal beside it.
+            await dash.locator("#grading-box > summary").click()
+            await shows(
+                "gr-history", r"Sunnybrook 39 .*estimate \(analyzer\), to confirm", "the labelled estimate"
+            )
+            resting = {
+                "eye": "narrow or wide or eyelid surgery",
+                "cheek (nasolabial fold)": "less or more pronounced",
+                "mouth": "corner drooped or pulled up or out",
+            }
+            for name, anchor in resting.items():
+                group = dash.get_by_role("group", name=f"Resting: {name}", exact=True)
+                await group.get_by_label(f"1 {anchor}", exact=True).check()
+            await dash.get_by_role("button", name="Save grading").click()
+            await shows(
+                "grading-error",
+                r"Not saved: Sunnybrook: voluntary needs",
+                "the API's error beside the grading",
+            )
+            voluntary = {2: "initiates slight movement", 3: "initiated movement with mild excursion"}
+            synkinesis = {0: "none", 1: "mild", 2: "moderate"}
+            movements = ["forehead wrinkle", "gentle eye closure", "open-mouth smile", "snarl", "lip pucker"]
+            for movement, v, sk in zip(movements, [2, 3, 2, 2, 3], [1, 0, 2, 1, 1], strict=True):
+                group = dash.get_by_role("group", name=f"Voluntary movement: {movement}", exact=True)
+                await group.get_by_label(f"{v} {voluntary[v]}", exact=True).check()
+                if movement != "lip pucker":
+                    group = dash.get_by_role("group", name=f"Synkinesis: {movement}", exact=True)
+                    await group.get_by_label(f"{sk} {synkinesis[sk]}", exact=True).check()
+            await shows(
+                "gr-preview", r"1 of 13 items still to grade", "the preview waiting for the last item"
+            )
+            # The last item from the keyboard: Space picks "0 none", the arrow moves to "1 mild".
+            last = dash.get_by_role("group", name="Synkinesis: lip pucker", exact=True)
+            await last.get_by_label("0 none", exact=True).focus()
+            for key in ("Space", "ArrowRight"):
+                await dash.keyboard.press(key)
+            assert await last.get_by_label("1 mild", exact=True).is_checked()
+            await shows(
+                "gr-preview",
+                r"^Sunnybrook composite 28 \(voluntary 48 − resting 15 − synkinesis 5\)",
+                "the previewed composite",
+            )
+            hb = dash.get_by_role("group", name="House–Brackmann grade (optional)", exact=True)
+            await hb.get_by_label("III moderate dysfunction", exact=True).check()
+            await dash.fill("#gr-notes", "Eye closes fully with effort.")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await dash.locator("#grading-box").screenshot(
+                path=str(ARTIFACTS / "browser-dashboard-grading.png")
+            )
+            await dash.get_by_role("button", name="Save grading").click()
+            await shows("grading-result", r"Saved: Sunnybrook 28 .*House–Brackmann III", "the saved grading")
+            assert await dash.locator("#grading-error").text_content() == ""
+            rows = await dash.locator("#gr-history tr").all_inner_texts()
+            assert "Sunnybrook 28" in rows[0] and "House–Brackmann III" in rows[0], rows
+            assert "Eye closes fully with effort." in rows[0], rows
+            assert "Sunnybrook 39" in rows[1] and "estimate (analyzer), to confirm" in rows[1], rows
+            graded = await call("GET", f"/patients/{pid}/assessments", t)
+            assert [(r["source"], r["sunnybrook"]["composite"], r["house_brackmann"]) for r in graded] == [
+                ("estimate", 39, None),
+                ("therapist", 28, 3),
+            ]
+            assert graded[1]["sunnybrook"]["voluntary"] == {
+                "brow_raise": 2,
+                "gentle_eye_closure": 3,
+                "open_smile": 2,
+                "snarl": 2,
+                "pucker": 3,
+            }
+            assert graded[1]["sunnybrook"]["synkinesis"]["pucker"] == 1
+            # The progress chart now plots the therapist's 28 beside the estimate's 39.
+            chart = await wait_js(
+                dash,
+                "const c = window.telerehabCharts['chart-sunnybrook'];"
+                " return c && c.data[1].includes(28) && c.data;",
+                "the grading in the Sunnybrook progress chart",
+                log,
+            )
+            assert 39 in chart[2], chart
             small = await dash.evaluate(SMALL_TARGETS_JS, "#board")
             assert not small, f"targets under 44 px in the dashboard: {small}"
             problems = await axe_problems(dash, "dashboard-editors")
@@ -922,7 +1012,7 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             assert overflow <= 0, f"the dashboard scrolls sideways on a phone by {overflow} px"
             await dash.set_viewport_size({"width": 1280, "height": 800})
 
-            # (5) Notes on the live page opened from the dashboard are kept in the clinic.
+            # (6) Notes on the live page opened from the dashboard are kept in the clinic.
             await dash.get_by_role("button", name="Start a live session now").click()
             therapist_link = dash.locator("#therapist-link")
             await therapist_link.wait_for(timeout=WAIT_MS)
@@ -962,7 +1052,6 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             ended = await call("GET", f"/sessions/{clinic_sid}", t)
             assert ended["notes"] == "Left brow: more lift than last week. Eye closes with effort.", ended
             # The patient's view of the same session has no notes.
-            patient = await call("POST", "/auth/magic", body={"token": magic.split("#token=", 1)[1]})
             theirs = await call("GET", f"/sessions/{clinic_sid}", patient["token"])
             assert theirs["id"] == clinic_sid and "notes" not in theirs
 

@@ -1,11 +1,12 @@
 // The therapist's clinic dashboard: sign in, patients (programme, next session, referral
 // flags), upcoming live sessions, and per patient the flags to decide, the programme,
 // progress charts (uPlot), the sessions with their summaries, a live session to start and
-// the PDF report; inviting patients, and per patient the intake, the programme editor and
-// questionnaire entry (their own modules). Everything comes from the clinic's API
-// (/clinic/api) with the therapist's own sign-in token.
+// the PDF report; inviting patients, and per patient the intake, the programme editor,
+// questionnaire entry and the therapist's grading (their own modules). Everything comes
+// from the clinic's API (/clinic/api) with the therapist's own sign-in token.
 import { ApiError } from "/static/telerehab.js";
 import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
+import { showGrading } from "/static/grading-form.js";
 import { showIntake } from "/static/intake-form.js";
 import { showProgramme } from "/static/programme-editor.js";
 import { showQuestionnaires } from "/static/questionnaire-form.js";
@@ -14,7 +15,7 @@ const $ = (id) => document.getElementById(id);
 let token = clinicToken("therapist");
 let patients = [];
 let current = null;
-let editorsFor = null;  // the patient whose intake/programme/questionnaire editors are loaded
+let editorsFor = null;  // the patient whose intake/programme/questionnaire/grading editors are loaded
 const charts = {};
 window.telerehabCharts = charts;  // for the browser tests
 
@@ -250,6 +251,7 @@ async function showPatient(pid) {
     renderProgramme(p);
   });
   showQuestionnaires(pid, call);
+  showGrading(pid, call, () => progressCharts(pid));
   await progressCharts(pid);
 }
 
