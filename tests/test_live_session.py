@@ -125,6 +125,9 @@ async def test_a_reconnecting_patient_replaces_the_old_connection_and_analysis_g
         assert first.pc.connectionState == "closed"  # the gateway dropped the old one
         before = therapist.received.get("video", 0)
         await therapist.wait_frames("video", before + 10)
+        # Sound goes on too (the new source's audio timestamps restart at zero).
+        heard = therapist.received.get("audio", 0)
+        await therapist.wait_frames("audio", heard + 50)
         (room,) = gateway_rooms(gateway)
         assert len(room.participants) == 2 and room.patient is not None
     finally:
