@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from analyzer.analysis import SessionAnalysis
+from analyzer.health import LatencyHistogram
 from analyzer.leases import LeaseResult, Leases
 from shared import codec
 from shared.codec import CodecError
@@ -60,6 +61,7 @@ class SessionRunner:
         self.analysed = 0
         self.dropped = 0
         self.bad = 0
+        self.latency = LatencyHistogram()  # sampled -> analysed, for /metrics
         self._checkpoint_at: float | None = None  # monotonic time of the last save
         self._changed = False  # progress worth saving soon (a rep, a command)
         self._attempts = 0
@@ -118,6 +120,7 @@ class SessionRunner:
                 continue
             dropped_since_feedback = 0
             self.analysed += 1
+            self.latency.record(feedback.analysed_ms - frame.captured_ms)
             if feedback.status == "bad_frame":
                 self.bad += 1
                 log.warning("session %s: frame %d could not be decoded; skipped", self.sid, frame.seq)

@@ -6,6 +6,9 @@ import asyncio
 import logging
 import signal
 
+from aiohttp import web
+
+from analyzer.health import create_health_app
 from analyzer.worker import Worker
 from shared.connections import connect
 from shared.settings import Settings
@@ -19,9 +22,19 @@ async def serve(settings: Settings, worker_id: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    worker = Worker(settings, redis, worker_id=worker_id)
+    site_runner: web.AppRunner | None = None
     try:
-        await Worker(settings, redis, worker_id=worker_id).run(stop)
+        if settings.analyzer_metrics_port:
+            site_runner = web.AppRunner(create_health_app(worker, redis), access_log=None)
+            await site_runner.setup()
+            port = settings.analyzer_metrics_port
+            await web.TCPSite(site_runner, settings.host, port).start()
+            log.info("worker %s: /healthz, /readyz, /metrics on port %d", worker.id, port)
+        await worker.run(stop)
     finally:
+        if site_runner is not None:
+            await site_runner.cleanup()
         await redis.aclose()
 
 

@@ -24,6 +24,7 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from analyzer.analysis import AnalysisConfig, SessionAnalysis
+from analyzer.health import LatencyHistogram
 from analyzer.landmarks import FaceMeshLandmarker, Landmarker
 from analyzer.leases import LeaseResult, Leases
 from analyzer.runner import RunnerExit, SessionRunner
@@ -86,10 +88,18 @@ class Worker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"analysis-{self.id}")
         self._owned: dict[str, _Owned] = {}
         self._config = AnalysisConfig(max_frame_bytes=settings.max_frame_bytes)
+        self.draining = False  # set on SIGTERM: /readyz then answers 503
+        # Counters of sessions this worker no longer holds, so /metrics totals only grow.
+        self.retired: Counter[str] = Counter()
+        self.retired_latency = LatencyHistogram()
 
     @property
     def sessions(self) -> list[str]:
         return list(self._owned)
+
+    @property
+    def runners(self) -> list[SessionRunner]:
+        return [owned.runner for owned in self._owned.values()]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then hand every session back and return."""
@@ -102,6 +112,7 @@ class Worker:
         try:
             await stop.wait()
         finally:
+            self.draining = True
             await cancel_and_wait(claim)
             # No heartbeat while handing back (it would race for the same sessions); the
             # hand-back takes far less than a lease.
@@ -315,7 +326,12 @@ class Worker:
                 )
 
     async def _close(self, owned: _Owned) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, owned.runner.analysis.close)
+        runner = owned.runner
+        self.retired["telerehab_analyzer_frames_analysed_total"] += runner.analysed
+        self.retired["telerehab_analyzer_frames_dropped_total"] += runner.dropped
+        self.retired["telerehab_analyzer_frames_bad_total"] += runner.bad
+        self.retired_latency.merge(runner.latency)
+        await asyncio.get_running_loop().run_in_executor(self._executor, runner.analysis.close)
 
 
 def _warm_up(factory: LandmarkerFactory) -> None:

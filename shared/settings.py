@@ -57,6 +57,7 @@ class Settings:
     lease_ms: int = 2_000
     worker_max_sessions: int = 8
     analyzer_workers: int = 2
+    analyzer_metrics_port: int = 0  # 0: no HTTP endpoints on analyzer workers
     session_idle_ttl_s: int = 120
     # The clinic (services/clinic): mounted under /clinic in the gateway, or run alone.
     state_dir: str = ".telerehab"
@@ -121,6 +122,9 @@ class Settings:
                 env, "TELEREHAB_WORKER_MAX_SESSIONS", d.worker_max_sessions, 1, 1000
             ),
             "analyzer_workers": _number(env, "TELEREHAB_ANALYZER_WORKERS", d.analyzer_workers, 0, 256),
+            "analyzer_metrics_port": _number(
+                env, "TELEREHAB_ANALYZER_METRICS_PORT", d.analyzer_metrics_port, 0, 65535
+            ),
             "session_idle_ttl_s": _number(
                 env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400
             ),

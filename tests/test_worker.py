@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Any
 
@@ -240,3 +241,68 @@ async def test_a_failing_landmarker_costs_one_frame_not_the_session(
         stop.set()
         await asyncio.wait_for(task, 20)
         await client.aclose()
+
+
+async def test_a_worker_reports_health_and_prometheus_metrics(
+    worker: RunningWorker, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from analyzer.health import create_health_app
+
+    sid = await open_session(redis, keys)
+    await calibrate(redis, keys, face, sid)
+    async with TestClient(TestServer(create_health_app(worker.worker, redis))) as client:
+        assert (await client.get("/healthz")).status == 200
+        ready = await client.get("/readyz")
+        assert ready.status == 200 and (await ready.json())["sessions"] == 1
+        text = await (await client.get("/metrics")).text()
+        samples = [line.split(" ") for line in text.splitlines() if not line.startswith("#")]
+        values = {name: float(value) for name, value in samples}
+        analysed = values["telerehab_analyzer_frames_analysed_total"]
+        assert analysed >= 20 and values["telerehab_analyzer_sessions"] == 1
+        assert values["telerehab_analyzer_latency_seconds_count"] == analysed
+        assert values['telerehab_analyzer_latency_seconds_bucket{le="+Inf"}'] == analysed
+        worker.worker.draining = True  # what SIGTERM sets while the worker hands back
+        drained = await client.get("/readyz")
+        assert drained.status == 503 and (await drained.json())["reason"] == "draining"
+        worker.worker.draining = False
+
+
+async def test_the_worker_process_serves_its_endpoints_when_asked(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    def get(path: str) -> tuple[int, str]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status, response.read().decode()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "TELEREHAB_KEY_PREFIX": settings.key_prefix,
+        "TELEREHAB_ANALYZER_METRICS_PORT": str(port),
+        "GLOG_minloglevel": "2",
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "analyzer"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, text = await asyncio.to_thread(get, "/metrics")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the worker never served /metrics"
+                await asyncio.sleep(0.2)
+        assert status == 200 and "telerehab_analyzer_frames_analysed_total 0" in text
+        assert (await asyncio.to_thread(get, "/readyz"))[0] == 200
+    finally:
+        proc.terminate()
+        assert await asyncio.to_thread(proc.wait, 30) == 0

@@ -1,0 +1,106 @@
+"""An analyzer worker's own HTTP endpoints: ``/healthz`` (the process answers),
+``/readyz`` (Redis answers and the worker is not draining; else 503 with the reason) and
+``/metrics`` (Prometheus text: frames analysed, dropped as stale, bad; sessions held;
+sampled → analysed latency). Served only when ``TELEREHAB_ANALYZER_METRICS_PORT`` is set,
+so several workers on one machine do not fight over a port.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from shared.connections import REDIS_DOWN
+
+if TYPE_CHECKING:
+    from analyzer.worker import Worker
+
+# Upper bounds (ms) of the latency histogram's buckets, Prometheus style (cumulative).
+LATENCY_BUCKETS_MS: tuple[float, ...] = (5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+@dataclass
+class LatencyHistogram:
+    """Sampled → analysed latency; cheap enough to record on every frame."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    total_ms: float = 0.0
+
+    def record(self, ms: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS_MS, ms)] += 1
+        self.total_ms += ms
+
+    def merge(self, other: LatencyHistogram) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.total_ms += other.total_ms
+
+    def lines(self, name: str) -> list[str]:
+        out, running = [], 0
+        for bound, count in zip(LATENCY_BUCKETS_MS, self.counts, strict=False):
+            running += count
+            out.append(f'{name}_bucket{{le="{bound / 1000:g}"}} {running}')
+        running += self.counts[-1]
+        out += [f'{name}_bucket{{le="+Inf"}} {running}', f"{name}_sum {self.total_ms / 1000:.6f}"]
+        out.append(f"{name}_count {running}")
+        return out
+
+
+# name -> (type, help)
+COUNTERS: dict[str, tuple[str, str]] = {
+    "telerehab_analyzer_sessions": ("gauge", "Sessions this worker analyses now"),
+    "telerehab_analyzer_frames_analysed_total": ("counter", "Frames analysed"),
+    "telerehab_analyzer_frames_dropped_total": ("counter", "Frames skipped as stale (newest frame wins)"),
+    "telerehab_analyzer_frames_bad_total": ("counter", "Frames or messages that could not be analysed"),
+}
+LATENCY = "telerehab_analyzer_latency_seconds"
+
+
+def render(worker: Worker) -> str:
+    counts: Counter[str] = Counter(worker.retired)
+    latency = LatencyHistogram()
+    latency.merge(worker.retired_latency)
+    for runner in worker.runners:
+        counts["telerehab_analyzer_frames_analysed_total"] += runner.analysed
+        counts["telerehab_analyzer_frames_dropped_total"] += runner.dropped
+        counts["telerehab_analyzer_frames_bad_total"] += runner.bad
+        latency.merge(runner.latency)
+    counts["telerehab_analyzer_sessions"] = len(worker.sessions)
+    lines = []
+    for name, (kind, text) in COUNTERS.items():
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {counts[name]}"]
+    lines += [f"# HELP {LATENCY} Sampled frame to analysed feedback", f"# TYPE {LATENCY} histogram"]
+    lines += latency.lines(LATENCY)
+    return "\n".join(lines) + "\n"
+
+
+worker_key = web.AppKey("worker", object)
+redis_key = web.AppKey("redis", aioredis.Redis)
+
+
+def create_health_app(worker: Worker, redis: aioredis.Redis) -> web.Application:
+    app = web.Application()
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "worker": worker.id})
+
+    async def readyz(request: web.Request) -> web.Response:
+        if worker.draining:
+            return web.json_response({"ok": False, "reason": "draining"}, status=503)
+        try:
+            await redis.ping()
+        except REDIS_DOWN:
+            return web.json_response({"ok": False, "reason": "redis unreachable"}, status=503)
+        return web.json_response({"ok": True, "sessions": len(worker.sessions)})
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=render(worker), content_type="text/plain", charset="utf-8")
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
