@@ -134,7 +134,11 @@ async def end_session(request: web.Request) -> web.Response:
     authenticate(request, ("therapist", "clinic"), sid=sid)
     if not valid_session_id(sid):
         raise NotFound("No such session.")
-    summary = await request.app[registry_key].end(sid)
+    registry = request.app[registry_key]
+    if await registry.store.is_ended(sid):
+        # Once only: a second end would hand the clinic an empty summary for it.
+        raise SessionGone("This session has ended.")
+    summary = await registry.end(sid)
     return web.json_response(
         {"ended": True, "summary": None if summary is None else msgspec.to_builtins(summary)}
     )

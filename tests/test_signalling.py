@@ -91,6 +91,10 @@ async def test_unknown_and_ended_sessions(gateway: Gateway, redis: aioredis.Redi
     async with gateway.http.get(f"{gateway.url}/api/session", headers=auth) as r:
         assert r.status == 410
         assert (await r.json())["error"]["code"] == "session_ended"
+    # Ending twice is refused, and hands the clinic one summary, not a second empty one.
+    status, again = await _post(gateway, f"/api/sessions/{session['sid']}/end", session["therapist_token"])
+    assert status == 410 and again["error"]["code"] == "session_ended"
+    assert len(await redis.xrange(keys.ended_sessions())) == 1
 
 
 async def test_health_and_readiness(gateway: Gateway) -> None:

@@ -92,6 +92,13 @@ async def _gateway(ctx: Ctx, path: str, body: dict[str, Any]) -> dict[str, Any]:
             url, json=body, headers=_clinic_headers(ctx), timeout=GATEWAY_TIMEOUT
         ) as response:
             data = await response.json(content_type=None)
+            if response.status == 410:
+                # Ended elsewhere (the therapist's live page): its summary reaches the
+                # clinic through the ended-sessions stream (services/clinic/ended.py).
+                raise Conflict(
+                    "This session was ended from the live page; its results arrive in a moment.",
+                    code="session_ended",
+                )
             if response.status >= 400:
                 code = (
                     (data or {}).get("error", {}).get("code", "error") if isinstance(data, dict) else "error"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -134,6 +135,8 @@ async def test_live_session_through_the_gateway(
                 await asyncio.sleep(0.1)
             assert kept["status"] == "ended" and kept["summary"]["sid"] == sid, kept
             assert kept["summary"]["exercises"] == answer["summary"]["exercises"]
+            status, late = await call("POST", f"/clinic/api/sessions/{third['id']}/end", t)
+            assert status == 409 and late["error"]["code"] == "session_ended"
             # A room the clinic never scheduled is acknowledged and skipped.
             status, stray = await call("POST", "/api/sessions", clinic_token(s))
             await call("POST", f"/api/sessions/{stray['sid']}/end", clinic_token(s))
@@ -187,5 +190,51 @@ async def test_gateway_unreachable_is_a_clear_502(
                 assert (await r.json())["error"]["code"] == "gateway_unavailable"
             async with http.get(url + f"/clinic/api/patients/{pid}/sessions", headers=h) as r:
                 assert await r.json() == []  # nothing half-written
+    finally:
+        await server.close()
+
+
+async def test_ending_a_session_the_live_page_already_ended_is_a_clear_409(
+    settings: Settings, redis: aioredis.Redis, database_url: str, tmp_path: Path
+) -> None:
+    """The clinic's End after the therapist's page ended the room: not a gateway error.
+    (The summary comes through the ended-sessions stream, switched off here so the
+    clinic's own end call meets the gateway's 410.)"""
+    port = free_port()
+    s = replace(
+        settings,
+        port=port,
+        clinic_enabled=True,
+        clinic_collect_summaries=False,
+        database_url=database_url,
+        state_dir=str(tmp_path),
+    )
+    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
+    server = TestServer(create_app(s), host="127.0.0.1", port=port)
+    await server.start_server()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def call(method: str, path: str, token: str | None = None, body: object = None) -> Any:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                async with http.request(method, base + path, json=body, headers=headers) as r:
+                    return r.status, await r.json()
+
+            login = {"email": "admin@clinic.test", "password": PASSWORD}
+            admin = (await call("POST", "/clinic/api/auth/login", body=login))[1]["token"]
+            therapist = {"email": "t@clinic.test", "name": "T", "password": PASSWORD}
+            await call("POST", "/clinic/api/therapists", admin, therapist)
+            login = {"email": "t@clinic.test", "password": PASSWORD}
+            t = (await call("POST", "/clinic/api/auth/login", body=login))[1]["token"]
+            patient = (await call("POST", "/clinic/api/patients", t, {"email": "p@x.test", "name": "P"}))[1]
+            pid = patient["patient"]["id"]
+            _, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+            link = session["links"]["therapist_url"].split("#token=")[1]
+            assert (await call("POST", f"/api/sessions/{session['gateway_sid']}/end", link))[0] == 200
+            status, body = await call("POST", f"/clinic/api/sessions/{session['id']}/end", t)
+            assert status == 409 and body["error"]["code"] == "session_ended", body
+            status, kept = await call("GET", f"/clinic/api/sessions/{session['id']}", t)
+            assert kept["status"] == "scheduled" and kept["summary"] is None  # the stream will bring it
     finally:
         await server.close()
