@@ -32,7 +32,7 @@ from shared.messages import SessionSummary
 log = logging.getLogger(__name__)
 
 CONSUMER = "clinic"  # one logical reader; several clinic processes share its pending list
-READ_BLOCK_MS = 5_000
+READ_BLOCK_MS = 2_000  # well inside the Redis client's 5 s socket timeout
 
 
 async def ensure_group(redis: aioredis.Redis, keys: Keys) -> None:
