@@ -4,8 +4,8 @@ Frames are decoded with PyAV, downscaled like the live sampler's frames, and go 
 exactly the path a live frame takes (``SessionAnalysis.analyse_image``): gating,
 calibration on the first relaxed frames, the engine. The video must open with 1-2 s of a
 relaxed, neutral face (the calibration). With no exercise named, every catalogue
-exercise is counted side by side and the one moved furthest towards its target is
-reported.
+exercise is counted side by side and the one with repetitions tried (else the one moved
+furthest towards its target) is reported.
 """
 
 from __future__ import annotations
@@ -241,7 +241,11 @@ def analyze(
         assert engine.tracker is not None
         chosen = engine.tracker
     else:
-        chosen = max(engine.observers, key=lambda tr: engine.peaks.get(tr.spec.name, 0.0))
+        # The exercise with tried repetitions, then the one moved furthest towards its
+        # target (noise in one measure must not outrank a real, if small, movement).
+        chosen = max(
+            engine.observers, key=lambda tr: (tr.record.attempts > 0, engine.peaks.get(tr.spec.name, 0.0))
+        )
     figures = _exercise_figures(chosen, target_values.get(chosen.spec.name, {"left": [], "right": []}))
     regions: dict[str, Any] = {}
     floor = engine.config.noise_floor_mm
