@@ -110,9 +110,12 @@ class SessionAnalysis:
             return
         if self.engine is None:
             self._pending.append(command)
-            return
+        else:
+            self._apply_to(self.engine, command)
+
+    def _apply_to(self, engine: FaceEngine, command: Command) -> None:
         try:
-            self.engine.apply(command)
+            engine.apply(command)
         except CatalogueError as exc:
             log.warning("session %s: command %s ignored: %s", self.sid, command.command, exc)
 
@@ -172,10 +175,7 @@ class SessionAnalysis:
         self.engine.records = self._carry_records
         pending, self._pending = self._pending, []
         for command in pending:
-            try:
-                self.engine.apply(command)
-            except CatalogueError as exc:
-                log.warning("session %s: command %s ignored: %s", self.sid, command.command, exc)
+            self._apply_to(self.engine, command)
 
     def _feedback(
         self,

@@ -8,16 +8,22 @@ import numpy as np
 
 from analyzer.alignment import align
 from analyzer.landmarks import N_POINTS, FloatArray
-from analyzer.metrics import eye_apertures, mm_per_unit
+from analyzer.metrics import Neutral, mm_per_unit
 
 
 class Baseline:
     """The neutral face in its own (first calibration frame's) coordinates."""
 
     def __init__(self, points: FloatArray, mm_per_unit: float) -> None:
-        self.points = points
-        self.mm_per_unit = mm_per_unit
-        self.eye_apertures = eye_apertures(points)  # used by every frame's measures
+        self.neutral = Neutral.of(points, mm_per_unit)  # what every frame is measured against
+
+    @property
+    def points(self) -> FloatArray:
+        return self.neutral.points
+
+    @property
+    def mm_per_unit(self) -> float:
+        return self.neutral.mm
 
     def to_bytes(self) -> bytes:
         return self.points.astype(np.float32).tobytes()

@@ -18,7 +18,7 @@ from analyzer.baseline import Baseline
 from analyzer.cues import prioritise
 from analyzer.exercise import ExerciseRecord, ExerciseTracker, TrackerSnapshot
 from analyzer.landmarks import FloatArray
-from analyzer.metrics import FEATURES, REGIONS, SIDES, Side, face_axes, measure, symmetry
+from analyzer.metrics import FEATURES, REGIONS, SIDES, Side, measure, symmetry
 from analyzer.resting import resting_asymmetry
 from analyzer.synkinesis import SynkinesisLimits, detect
 from shared.exercises import ExerciseSpec, get_exercise, load_catalogue
@@ -78,8 +78,7 @@ class FaceEngine:
     def __init__(self, baseline: Baseline, config: EngineConfig | None = None) -> None:
         self.baseline = baseline
         self.config = config or EngineConfig()
-        self.axes = face_axes(baseline.points)
-        self.resting: Resting = resting_asymmetry(baseline.points, baseline.mm_per_unit, self.axes)
+        self.resting: Resting = resting_asymmetry(baseline.neutral)
         self.records: dict[str, ExerciseRecord] = {}
         self.tracker: ExerciseTracker | None = None
         self.observers: list[ExerciseTracker] = []  # offline: every exercise, to find which was done
@@ -125,8 +124,7 @@ class FaceEngine:
     # -- per frame --------------------------------------------------------------------
     def step(self, aligned: FloatArray, t: float) -> EngineFrame:
         """One tracked frame, already aligned to the baseline, at time ``t`` seconds."""
-        b = self.baseline
-        raw = measure(aligned, b.points, b.mm_per_unit, b.eye_apertures, self.axes)
+        raw = measure(aligned, self.baseline.neutral)
         features = {f: {s: self._smooth(f, s, raw.features[f][s]) for s in SIDES} for f in FEATURES}
         excursion = {r: {s: self._smooth(r + ":x", s, raw.excursion[r][s]) for s in SIDES} for r in REGIONS}
         self.last_features = features

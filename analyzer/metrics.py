@@ -45,6 +45,7 @@ __all__ = [
     "FEATURES",
     "FaceAxes",
     "FaceMeasures",
+    "Neutral",
     "face_axes",
     "mm_per_unit",
     "inter_pupil_distance",
@@ -83,11 +84,11 @@ class FaceAxes:
     origin: npt.NDArray[np.float64]
     across: npt.NDArray[np.float64]  # towards the patient's left
     down: npt.NDArray[np.float64]
+    basis: npt.NDArray[np.float64]  # (2, 2): columns across, down
 
     def to_face(self, xy: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
         """(n, 2) image coordinates → (n, 2) (across, down) face coordinates."""
-        rel = xy.astype(np.float64) - self.origin
-        return np.stack([rel @ self.across, rel @ self.down], axis=1)
+        return (xy.astype(np.float64) - self.origin) @ self.basis
 
 
 def face_axes(neutral: FloatArray) -> FaceAxes:
@@ -101,7 +102,9 @@ def face_axes(neutral: FloatArray) -> FaceAxes:
     down = np.array([-across[1], across[0]])
     if down[1] < 0:
         down = -down
-    return FaceAxes(origin=(left + right) / 2, across=across, down=down)
+    return FaceAxes(
+        origin=(left + right) / 2, across=across, down=down, basis=np.stack([across, down], axis=1)
+    )
 
 
 # Index arrays for vectorised measuring.
@@ -149,6 +152,21 @@ def lip_heights(points: FloatArray) -> tuple[float, float]:
 
 
 @dataclass(frozen=True, slots=True)
+class Neutral:
+    """The neutral face as every frame's measures compare against it, computed once."""
+
+    points: FloatArray
+    mm: float  # millimetres per landmark unit
+    apertures: tuple[float, float]  # (left, right) lid-to-lid distance
+    lips: tuple[float, float]  # (left, right) lip height
+    axes: FaceAxes
+
+    @classmethod
+    def of(cls, points: FloatArray, mm: float) -> Neutral:
+        return cls(points, mm, eye_apertures(points), lip_heights(points), face_axes(points))
+
+
+@dataclass(frozen=True, slots=True)
 class FaceMeasures:
     """One frame's measures against the neutral face.
 
@@ -163,29 +181,20 @@ class FaceMeasures:
     eye_aperture_ratio: dict[Side, float]
 
 
-def measure(
-    aligned: FloatArray,
-    neutral: FloatArray,
-    mm: float,
-    neutral_apertures: tuple[float, float] | None = None,
-    axes: FaceAxes | None = None,
-) -> FaceMeasures:
-    """Measures of a face already aligned to the ``neutral`` baseline.
-
-    ``neutral_apertures`` and ``axes`` (from ``eye_apertures(neutral)`` and
-    ``face_axes(neutral)``) may be passed to save recomputing them on every frame.
-    """
-    rest = neutral_apertures or eye_apertures(neutral)
-    axes = axes or face_axes(neutral)
+def measure(aligned: FloatArray, neutral: Neutral) -> FaceMeasures:
+    """Measures of a face already aligned to the ``neutral`` baseline."""
+    rest = neutral.apertures
+    axes = neutral.axes
+    mm = neutral.mm
     now = eye_apertures(aligned)
-    diff = (aligned[_MOVED_IDX, :2] - neutral[_MOVED_IDX, :2]).astype(np.float64) * mm
-    projected = diff @ np.stack([axes.across, axes.down], axis=1)  # (n, 2): across, down
+    diff = (aligned[_MOVED_IDX, :2] - neutral.points[_MOVED_IDX, :2]).astype(np.float64) * mm
+    projected = diff @ axes.basis  # (n, 2): across, down
     dist = np.sqrt((diff * diff).sum(axis=1))
     table = np.column_stack([projected, dist])  # (n, 3)
     sums = np.add.reduceat(table, _GROUP_STARTS, axis=0) / _GROUP_SIZES[:, None]
     # Plain floats from here on: per-item numpy calls would cost more than the maths.
     means = dict(zip(_GROUP_KEYS, sums.tolist(), strict=True))  # key -> [across, down, dist]
-    lips_rest = lip_heights(neutral)
+    lips_rest = neutral.lips
     lips_now = lip_heights(aligned)
 
     excursion: dict[str, dict[Side, float]] = {region: {} for region in REGIONS}

@@ -11,7 +11,7 @@ from analyzer.analysis import SessionAnalysis
 from analyzer.cues import CUE_FACE_CAMERA
 from analyzer.frames import encode_jpeg
 from analyzer.landmarks import FaceMeshLandmarker
-from analyzer.metrics import measure, mm_per_unit
+from analyzer.metrics import Neutral, measure, mm_per_unit
 from analyzer.synthetic import FACES, Movement, SyntheticFace
 from shared.messages import Feedback, Frame
 
@@ -99,7 +99,7 @@ def test_alignment_removes_rotation_scale_and_translation(face: SyntheticFace) -
     moved = (1.3 * neutral @ rot.T + np.array([40.0, -25.0, 3.0])).astype(np.float32)
     aligned = align(moved, neutral)
     assert np.abs(aligned - neutral).max() < 1e-3
-    m = measure(aligned, neutral, mm_per_unit(neutral))
+    m = measure(aligned, Neutral.of(neutral, mm_per_unit(neutral)))
     assert all(v < 1e-3 for sides in m.excursion.values() for v in sides.values())
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from analyzer.alignment import align
 from analyzer.face_points import BROW, CHEEK, LIP_EDGES, MIRROR, MOUTH_CORNER, NASAL_ALA
 from analyzer.landmarks import FloatArray
-from analyzer.metrics import FEATURES, REGIONS, FaceMeasures, measure, mm_per_unit, symmetry
+from analyzer.metrics import FEATURES, REGIONS, FaceMeasures, Neutral, measure, mm_per_unit, symmetry
 from analyzer.synthetic import SyntheticFace
 
 GROUPS = (BROW, MOUTH_CORNER, NASAL_ALA, CHEEK, LIP_EDGES)
@@ -33,7 +33,7 @@ def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 
 def measures(frame: FloatArray, base: FloatArray) -> FaceMeasures:
-    return measure(align(frame, base), base, mm_per_unit(base))
+    return measure(align(frame, base), Neutral.of(base, mm_per_unit(base)))
 
 
 def mirror(points: FloatArray) -> FloatArray:
