@@ -13,9 +13,9 @@ from analyzer.synthetic import Movement, SyntheticFace
 from gateway.sessions import SessionStore
 from shared import codec
 from shared.keys import Keys
-from shared.messages import Command, Feedback, SessionSummary, now_ms
+from shared.messages import Command, SessionSummary, now_ms
 from tests.conftest import RunningWorker
-from tests.test_worker import calibrate, feedback, make_frame, open_session, push, wait_until
+from tests.test_worker import calibrate, feedback, has_seq, make_frame, open_session, push, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +29,9 @@ async def show(
     until = time.monotonic() + seconds
     while time.monotonic() < until:
         await push(redis, keys, sid, codec.encode(make_frame(face, sid, seq, move)))
-        await wait_until(lambda s=seq: _seen(redis, keys, sid, s))  # type: ignore[misc]
+        await wait_until(lambda s=seq: has_seq(redis, keys, sid, s))  # type: ignore[misc]
         seq += 1
     return seq
-
-
-async def _seen(redis: aioredis.Redis, keys: Keys, sid: str, seq: int) -> bool:
-    entries = await redis.xrevrange(keys.session_feedback(sid), count=1)
-    return bool(entries) and codec.decode(entries[0][1][b"m"], Feedback).seq >= seq
 
 
 async def test_a_therapist_started_exercise_counts_reps_live_and_lands_in_the_summary(

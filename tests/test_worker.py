@@ -74,15 +74,17 @@ async def calibrate(redis: aioredis.Redis, keys: Keys, face: SyntheticFace, sid:
     seq = 0
     while True:
         await push(redis, keys, sid, codec.encode(make_frame(face, sid, seq)))
-        await wait_until(lambda s=seq: _has_seq(redis, keys, sid, s))  # type: ignore[misc]
+        await wait_until(lambda s=seq: has_seq(redis, keys, sid, s))  # type: ignore[misc]
         seq += 1
         if (await feedback(redis, keys, sid))[-1].status == "tracking":
             return seq
         assert seq < 60, "calibration never finished"
 
 
-async def _has_seq(redis: aioredis.Redis, keys: Keys, sid: str, seq: int) -> bool:
-    return any(f.seq >= seq for f in await feedback(redis, keys, sid))
+async def has_seq(redis: aioredis.Redis, keys: Keys, sid: str, seq: int) -> bool:
+    """The worker has answered frame ``seq`` (or a newer one): seqs only grow."""
+    entries = await redis.xrevrange(keys.session_feedback(sid), count=1)
+    return bool(entries) and codec.decode(entries[0][1][b"m"], Feedback).seq >= seq
 
 
 async def test_newest_frame_wins_and_stale_frames_are_dropped(
@@ -96,7 +98,7 @@ async def test_newest_frame_wins_and_stale_frames_are_dropped(
     burst = [codec.encode(make_frame(face, sid, seq + i)) for i in range(10)]
     await push(redis, keys, sid, *burst)
     newest = seq + 9
-    await wait_until(lambda: _has_seq(redis, keys, sid, newest))
+    await wait_until(lambda: has_seq(redis, keys, sid, newest))
     results = (await feedback(redis, keys, sid))[before:]
     assert [f.seq for f in results] == [newest]
     assert results[0].dropped == 3
@@ -106,7 +108,7 @@ async def test_newest_frame_wins_and_stale_frames_are_dropped(
     await push(redis, keys, sid, codec.encode(old))
     await asyncio.sleep(0.3)
     await push(redis, keys, sid, codec.encode(fresh))
-    await wait_until(lambda: _has_seq(redis, keys, sid, newest + 2))
+    await wait_until(lambda: has_seq(redis, keys, sid, newest + 2))
     seqs = [f.seq for f in await feedback(redis, keys, sid)]
     assert newest + 1 not in seqs
     runner = worker.worker._owned[sid].runner
@@ -131,7 +133,7 @@ async def test_corrupt_frames_and_unknown_versions_are_logged_and_skipped(
     await push(redis, keys, sid, codec.encode(make_frame(face, sid, 3, data=b"x" * 2_000_000)))
     await asyncio.sleep(0.3)
     await push(redis, keys, sid, codec.encode(make_frame(face, sid, 4)))
-    await wait_until(lambda: _has_seq(redis, keys, sid, 4))
+    await wait_until(lambda: has_seq(redis, keys, sid, 4))
     by_seq = {f.seq: f for f in await feedback(redis, keys, sid)}
     assert 1 not in by_seq  # unknown version: never analysed
     assert by_seq[2].status == "bad_frame" and by_seq[3].status == "bad_frame"
@@ -155,7 +157,7 @@ async def test_no_face_and_darkness_get_a_cue_not_a_crash(
     for seq, image in enumerate((wall, dark)):
         frame = make_frame(face, sid, seq, data=encode_jpeg(image, 80))
         await push(redis, keys, sid, codec.encode(frame))
-        await wait_until(lambda s=seq: _has_seq(redis, keys, sid, s))  # type: ignore[misc]
+        await wait_until(lambda s=seq: has_seq(redis, keys, sid, s))  # type: ignore[misc]
     results = await feedback(redis, keys, sid)
     assert results[0].status == "no_face" and "cannot see your face" in results[0].cues[0]
     assert results[1].status == "no_face" and results[1].cues == ["Move into the light"]
@@ -173,7 +175,7 @@ async def test_checkpoint_lets_a_successor_resume_without_recalibrating(
     assert not await redis.exists(keys.session_lease(sid))
     async with running_worker(settings, "second"):
         await push(redis, keys, sid, codec.encode(make_frame(face, sid, seq + 1, Movement(smile_left=12))))
-        await wait_until(lambda: _has_seq(redis, keys, sid, seq + 1))
+        await wait_until(lambda: has_seq(redis, keys, sid, seq + 1))
         latest = (await feedback(redis, keys, sid))[-1]
         assert latest.worker == "second"
         assert latest.status == "tracking"  # baseline restored, no new calibration
@@ -187,7 +189,7 @@ async def test_duplicate_registrations_go_to_one_worker(
         sid = await open_session(redis, keys)
         await SessionStore(redis, keys).register_for_analysis(sid)  # e.g. the patient reconnected
         await push(redis, keys, sid, codec.encode(make_frame(face, sid, 0)))
-        await wait_until(lambda: _has_seq(redis, keys, sid, 0))
+        await wait_until(lambda: has_seq(redis, keys, sid, 0))
         await asyncio.sleep(settings.lease_ms / 1000)
         owners = [w for w in (a, b) if sid in w.worker.sessions]
         assert len(owners) == 1
@@ -233,7 +235,7 @@ async def test_a_failing_landmarker_costs_one_frame_not_the_session(
         await wait_until(lambda: redis.exists(keys.session_lease(sid)))
         await asyncio.sleep(0.5)
         await push(redis, keys, sid, codec.encode(make_frame(face, sid, 1)))
-        await wait_until(lambda: _has_seq(redis, keys, sid, 1))
+        await wait_until(lambda: has_seq(redis, keys, sid, 1))
         assert [f.seq for f in await feedback(redis, keys, sid)] == [1]
         assert "analysis of frame 0 failed" in caplog.text
         assert sid in worker.sessions

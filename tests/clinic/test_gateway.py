@@ -4,7 +4,9 @@ gateway room whose join links work, and ending it from the clinic ends the room.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,127 +30,141 @@ def clinic_token(s: Settings) -> str:
     return tokens.issue(s.secret, tokens.CLINIC_SCOPE, "clinic", 60)
 
 
-async def test_live_session_through_the_gateway(
-    settings: Settings, redis: aioredis.Redis, database_url: str, tmp_path: Path
-) -> None:
+@dataclass
+class Site:
+    """The gateway with the clinic mounted, on loopback, with a therapist and their
+    patient signed in."""
+
+    base: str
+    settings: Settings
+    http: aiohttp.ClientSession
+    therapist: str  # bearer tokens
+    patient: str
+    pid: int
+
+    async def call(self, method: str, path: str, token: str | None = None, body: object = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
+            return r.status, await r.json()
+
+
+@contextlib.asynccontextmanager
+async def site(
+    settings: Settings, database_url: str, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[Site]:
     port = free_port()
     s = replace(settings, port=port, clinic_enabled=True, database_url=database_url, state_dir=str(tmp_path))
+    s = replace(s, **overrides)
     await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
     server = TestServer(create_app(s), host="127.0.0.1", port=port)
     await server.start_server()
-    base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-
-            async def call(
-                method: str, path: str, token: str | None = None, body: object = None
-            ) -> tuple[int, dict]:
-                headers = {"Authorization": f"Bearer {token}"} if token else {}
-                async with http.request(method, base + path, json=body, headers=headers) as r:
-                    return r.status, await r.json()
-
-            _, admin = await call(
+            out = Site(f"http://127.0.0.1:{port}", s, http, "", "", 0)
+            _, admin = await out.call(
                 "POST", "/clinic/api/auth/login", body={"email": "admin@clinic.test", "password": PASSWORD}
             )
-            await call(
-                "POST",
-                "/clinic/api/therapists",
-                admin["token"],
-                {"email": "t@clinic.test", "name": "T", "password": PASSWORD},
+            therapist = {"email": "t@clinic.test", "name": "T", "password": PASSWORD}
+            await out.call("POST", "/clinic/api/therapists", admin["token"], therapist)
+            login = {"email": "t@clinic.test", "password": PASSWORD}
+            out.therapist = (await out.call("POST", "/clinic/api/auth/login", body=login))[1]["token"]
+            _, made = await out.call(
+                "POST", "/clinic/api/patients", out.therapist, {"email": "p@example.test", "name": "P"}
             )
-            _, therapist = await call(
-                "POST", "/clinic/api/auth/login", body={"email": "t@clinic.test", "password": PASSWORD}
-            )
-            t = therapist["token"]
-            _, made = await call("POST", "/clinic/api/patients", t, {"email": "p@example.test", "name": "P"})
-            pid = made["patient"]["id"]
-            _, patient = await call(
-                "POST", "/clinic/api/auth/magic", body={"token": made["invite"]["link"].split("#token=")[1]}
-            )
-
-            status, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
-            assert status == 201, session
-            links = session["links"]
-            assert session["gateway_sid"] == links["sid"]
-            assert links["patient_url"].startswith(f"{base}/patient#token=")
-            join_token = links["patient_url"].split("#token=")[1]
-            status, info = await call("GET", "/api/session", join_token)
-            assert status == 200 and info["sid"] == links["sid"] and info["role"] == "patient"
-
-            # The patient fetches their own link later; it is for the same room.
-            status, mine = await call("GET", f"/clinic/api/sessions/{session['id']}/join", patient["token"])
-            assert status == 200 and mine["sid"] == links["sid"] and "/patient#token=" in mine["url"]
-            status, info = await call("GET", "/api/session", mine["url"].split("#token=")[1])
-            assert status == 200 and info["role"] == "patient"
-
-            status, ended = await call("POST", f"/clinic/api/sessions/{session['id']}/end", t)
-            assert status == 200 and ended["status"] == "ended", ended
-            status, gone = await call("GET", "/api/session", join_token)
-            assert status == 410
-            # No analyzer ran: the session is kept as ended with nothing measured, and a
-            # summary posted afterwards cannot replace it.
-            assert ended["summary"]["frames"] == 0 and ended["summary"]["exercises"] == []
-            summary = {"t": "summary", "sid": links["sid"], "frames": 10, "exercises": []}
-            url = f"/clinic/api/sessions/{session['id']}/summary"
-            status, wrong = await call("POST", url, t, {**summary, "sid": "another-room"})
-            assert status == 400 and wrong["error"]["code"] == "wrong_session"
-            status, again = await call("POST", url, t, summary)
-            assert status == 409 and again["error"]["code"] == "summary_exists"
-
-            # A session the analyzer ran: its checkpoint holds the summary, which the
-            # gateway returns at the end and the clinic keeps (with the estimate beside
-            # the therapist's gradings).
-            status, second = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
-            sid = second["gateway_sid"]
-            analysed = msgspec.convert(flows_summary(sid, estimate=True), SessionSummary)
-            checkpoint = Checkpoint(
-                sid=sid,
-                seq=42,
-                baseline=b"",
-                baseline_points=0,
-                iris_mm_per_unit=1.0,
-                worker="w-test",
-                summary=analysed,
-            )
-            await redis.set(Keys(s.key_prefix).session_state(sid), codec.encode(checkpoint))
-            status, ended = await call("POST", f"/clinic/api/sessions/{second['id']}/end", t)
-            assert status == 200 and ended["summary"]["sid"] == sid, ended
-            assert [e["name"] for e in ended["summary"]["exercises"]] == ["closed_smile", "brow_raise"]
-            status, gradings = await call("GET", f"/clinic/api/patients/{pid}/assessments", patient["token"])
-            assert [(g["source"], g["session_id"]) for g in gradings] == [("estimate", second["id"])]
-
-            # Ended from the therapist's live page (the gateway's own end, a session
-            # token): the clinic still keeps the summary, from the ended-sessions stream.
-            status, third = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
-            sid = third["gateway_sid"]
-            analysed = msgspec.convert(flows_summary(sid, estimate=False), SessionSummary)
-            third_checkpoint = msgspec.structs.replace(checkpoint, sid=sid, summary=analysed)
-            await redis.set(Keys(s.key_prefix).session_state(sid), codec.encode(third_checkpoint))
-            therapist_link = third["links"]["therapist_url"].split("#token=")[1]
-            status, answer = await call("POST", f"/api/sessions/{sid}/end", therapist_link)
-            assert status == 200 and answer["summary"]["sid"] == sid
-            deadline = asyncio.get_running_loop().time() + 10
-            while True:
-                status, kept = await call("GET", f"/clinic/api/sessions/{third['id']}", t)
-                if kept["status"] == "ended" or asyncio.get_running_loop().time() > deadline:
-                    break
-                await asyncio.sleep(0.1)
-            assert kept["status"] == "ended" and kept["summary"]["sid"] == sid, kept
-            assert kept["summary"]["exercises"] == answer["summary"]["exercises"]
-            status, late = await call("POST", f"/clinic/api/sessions/{third['id']}/end", t)
-            assert status == 409 and late["error"]["code"] == "session_ended"
-            # A room the clinic never scheduled is acknowledged and skipped.
-            status, stray = await call("POST", "/api/sessions", clinic_token(s))
-            await call("POST", f"/api/sessions/{stray['sid']}/end", clinic_token(s))
-            pending = await redis.xpending(Keys(s.key_prefix).ended_sessions(), "clinic")
-            for _ in range(100):
-                if pending["pending"] == 0:
-                    break
-                await asyncio.sleep(0.1)
-                pending = await redis.xpending(Keys(s.key_prefix).ended_sessions(), "clinic")
-            assert pending["pending"] == 0
+            out.pid = made["patient"]["id"]
+            magic = {"token": made["invite"]["link"].split("#token=")[1]}
+            out.patient = (await out.call("POST", "/clinic/api/auth/magic", body=magic))[1]["token"]
+            yield out
     finally:
         await server.close()
+
+
+async def test_live_session_through_the_gateway(
+    settings: Settings, redis: aioredis.Redis, database_url: str, tmp_path: Path
+) -> None:
+    async with site(settings, database_url, tmp_path) as web:
+        s, base, call, t, pid = web.settings, web.base, web.call, web.therapist, web.pid
+        status, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+        assert status == 201, session
+        links = session["links"]
+        assert session["gateway_sid"] == links["sid"]
+        assert links["patient_url"].startswith(f"{base}/patient#token=")
+        join_token = links["patient_url"].split("#token=")[1]
+        status, info = await call("GET", "/api/session", join_token)
+        assert status == 200 and info["sid"] == links["sid"] and info["role"] == "patient"
+
+        # The patient fetches their own link later; it is for the same room.
+        status, mine = await call("GET", f"/clinic/api/sessions/{session['id']}/join", web.patient)
+        assert status == 200 and mine["sid"] == links["sid"] and "/patient#token=" in mine["url"]
+        status, info = await call("GET", "/api/session", mine["url"].split("#token=")[1])
+        assert status == 200 and info["role"] == "patient"
+
+        status, ended = await call("POST", f"/clinic/api/sessions/{session['id']}/end", t)
+        assert status == 200 and ended["status"] == "ended", ended
+        status, gone = await call("GET", "/api/session", join_token)
+        assert status == 410
+        # No analyzer ran: the session is kept as ended with nothing measured, and a
+        # summary posted afterwards cannot replace it.
+        assert ended["summary"]["frames"] == 0 and ended["summary"]["exercises"] == []
+        summary = {"t": "summary", "sid": links["sid"], "frames": 10, "exercises": []}
+        url = f"/clinic/api/sessions/{session['id']}/summary"
+        status, wrong = await call("POST", url, t, {**summary, "sid": "another-room"})
+        assert status == 400 and wrong["error"]["code"] == "wrong_session"
+        status, again = await call("POST", url, t, summary)
+        assert status == 409 and again["error"]["code"] == "summary_exists"
+
+        # A session the analyzer ran: its checkpoint holds the summary, which the
+        # gateway returns at the end and the clinic keeps (with the estimate beside
+        # the therapist's gradings).
+        status, second = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+        sid = second["gateway_sid"]
+        analysed = msgspec.convert(flows_summary(sid, estimate=True), SessionSummary)
+        checkpoint = Checkpoint(
+            sid=sid,
+            seq=42,
+            baseline=b"",
+            baseline_points=0,
+            iris_mm_per_unit=1.0,
+            worker="w-test",
+            summary=analysed,
+        )
+        await redis.set(Keys(s.key_prefix).session_state(sid), codec.encode(checkpoint))
+        status, ended = await call("POST", f"/clinic/api/sessions/{second['id']}/end", t)
+        assert status == 200 and ended["summary"]["sid"] == sid, ended
+        assert [e["name"] for e in ended["summary"]["exercises"]] == ["closed_smile", "brow_raise"]
+        status, gradings = await call("GET", f"/clinic/api/patients/{pid}/assessments", web.patient)
+        assert [(g["source"], g["session_id"]) for g in gradings] == [("estimate", second["id"])]
+
+        # Ended from the therapist's live page (the gateway's own end, a session
+        # token): the clinic still keeps the summary, from the ended-sessions stream.
+        status, third = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+        sid = third["gateway_sid"]
+        analysed = msgspec.convert(flows_summary(sid, estimate=False), SessionSummary)
+        third_checkpoint = msgspec.structs.replace(checkpoint, sid=sid, summary=analysed)
+        await redis.set(Keys(s.key_prefix).session_state(sid), codec.encode(third_checkpoint))
+        therapist_link = third["links"]["therapist_url"].split("#token=")[1]
+        status, answer = await call("POST", f"/api/sessions/{sid}/end", therapist_link)
+        assert status == 200 and answer["summary"]["sid"] == sid
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            status, kept = await call("GET", f"/clinic/api/sessions/{third['id']}", t)
+            if kept["status"] == "ended" or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert kept["status"] == "ended" and kept["summary"]["sid"] == sid, kept
+        assert kept["summary"]["exercises"] == answer["summary"]["exercises"]
+        status, late = await call("POST", f"/clinic/api/sessions/{third['id']}/end", t)
+        assert status == 409 and late["error"]["code"] == "session_ended"
+        # A room the clinic never scheduled is acknowledged and skipped.
+        status, stray = await call("POST", "/api/sessions", clinic_token(s))
+        await call("POST", f"/api/sessions/{stray['sid']}/end", clinic_token(s))
+        pending = await redis.xpending(Keys(s.key_prefix).ended_sessions(), "clinic")
+        for _ in range(100):
+            if pending["pending"] == 0:
+                break
+            await asyncio.sleep(0.1)
+            pending = await redis.xpending(Keys(s.key_prefix).ended_sessions(), "clinic")
+        assert pending["pending"] == 0
 
 
 async def test_gateway_unreachable_is_a_clear_502(
@@ -200,41 +216,12 @@ async def test_ending_a_session_the_live_page_already_ended_is_a_clear_409(
     """The clinic's End after the therapist's page ended the room: not a gateway error.
     (The summary comes through the ended-sessions stream, switched off here so the
     clinic's own end call meets the gateway's 410.)"""
-    port = free_port()
-    s = replace(
-        settings,
-        port=port,
-        clinic_enabled=True,
-        clinic_collect_summaries=False,
-        database_url=database_url,
-        state_dir=str(tmp_path),
-    )
-    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
-    server = TestServer(create_app(s), host="127.0.0.1", port=port)
-    await server.start_server()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-
-            async def call(method: str, path: str, token: str | None = None, body: object = None) -> Any:
-                headers = {"Authorization": f"Bearer {token}"} if token else {}
-                async with http.request(method, base + path, json=body, headers=headers) as r:
-                    return r.status, await r.json()
-
-            login = {"email": "admin@clinic.test", "password": PASSWORD}
-            admin = (await call("POST", "/clinic/api/auth/login", body=login))[1]["token"]
-            therapist = {"email": "t@clinic.test", "name": "T", "password": PASSWORD}
-            await call("POST", "/clinic/api/therapists", admin, therapist)
-            login = {"email": "t@clinic.test", "password": PASSWORD}
-            t = (await call("POST", "/clinic/api/auth/login", body=login))[1]["token"]
-            patient = (await call("POST", "/clinic/api/patients", t, {"email": "p@x.test", "name": "P"}))[1]
-            pid = patient["patient"]["id"]
-            _, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
-            link = session["links"]["therapist_url"].split("#token=")[1]
-            assert (await call("POST", f"/api/sessions/{session['gateway_sid']}/end", link))[0] == 200
-            status, body = await call("POST", f"/clinic/api/sessions/{session['id']}/end", t)
-            assert status == 409 and body["error"]["code"] == "session_ended", body
-            status, kept = await call("GET", f"/clinic/api/sessions/{session['id']}", t)
-            assert kept["status"] == "scheduled" and kept["summary"] is None  # the stream will bring it
-    finally:
-        await server.close()
+    async with site(settings, database_url, tmp_path, clinic_collect_summaries=False) as web:
+        call, t, pid = web.call, web.therapist, web.pid
+        _, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+        link = session["links"]["therapist_url"].split("#token=")[1]
+        assert (await call("POST", f"/api/sessions/{session['gateway_sid']}/end", link))[0] == 200
+        status, body = await call("POST", f"/clinic/api/sessions/{session['id']}/end", t)
+        assert status == 409 and body["error"]["code"] == "session_ended", body
+        status, kept = await call("GET", f"/clinic/api/sessions/{session['id']}", t)
+        assert kept["status"] == "scheduled" and kept["summary"] is None  # the stream will bring it
