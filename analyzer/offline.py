@@ -11,7 +11,6 @@ furthest towards its target) is reported.
 from __future__ import annotations
 
 import math
-import statistics
 import sys
 import time
 from collections import Counter
@@ -157,10 +156,10 @@ def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) 
     weaker: str | None
     if side_blind:
         index, weaker = None, None
-    elif record.symmetries:
-        index = statistics.median(record.symmetries)
+    elif summary.symmetry is not None:  # the median over counted holds
+        index = summary.symmetry
         votes = Counter(record.weaker)
-        weaker = votes.most_common(1)[0][0] if votes and index is not None and index < 0.9 else None
+        weaker = votes.most_common(1)[0][0] if votes and index < 0.9 else None
     else:
         index, weaker = symmetry(peaks["left"], peaks["right"], floor)
     return {

@@ -147,14 +147,13 @@ class SessionRunner:
             command = codec.decode(fields.get(b"m", b""), Command)
         except CodecError as exc:
             log.warning("session %s: skipped an unreadable command: %s", self.sid, exc)
-            self.analysis.commands_id = command_id
-            return
-        if command.sid != self.sid:
+        else:
+            if command.sid == self.sid:
+                self.analysis.apply(command, command_id)
+                self._changed = True
+                return
             log.warning("session %s: skipped a command addressed to another session", self.sid)
-            self.analysis.commands_id = command_id
-            return
-        self.analysis.apply(command, command_id)
-        self._changed = True
+        self.analysis.commands_id = command_id  # past it, so it is not read again
 
     def _decode(self, fields: Any) -> Frame | None:
         try:
