@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import cv2
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from analyzer.alignment import align
 from analyzer.baseline import Baseline, Calibration
 from analyzer.cues import (
     CUE_CALIBRATE,
@@ -24,12 +24,14 @@ from analyzer.cues import (
     brightness_cue,
     framing_cue,
     pose_cue,
+    prioritise,
 )
 from analyzer.engine import EngineConfig, FaceEngine
 from analyzer.exercise import ExerciseRecord
 from analyzer.frames import BadFrame, decode_frame
 from analyzer.landmarks import N_POINTS, Landmarker, Landmarks
 from analyzer.metrics import inter_pupil_distance
+from analyzer.pixel_motion import to_gray
 from analyzer.pose import head_pose
 from shared.exercises import CatalogueError
 from shared.messages import (
@@ -52,6 +54,24 @@ class AnalysisConfig:
     gates: GateLimits = field(default_factory=GateLimits)
     engine: EngineConfig = field(default_factory=EngineConfig)
     max_frame_bytes: int = 1_000_000
+
+
+def brighten(image: npt.NDArray[np.uint8], brightness: float, target: float = 110.0) -> npt.NDArray[np.uint8]:
+    """An under-exposed frame with its tones lifted by a gamma curve so the mean comes
+    near ``target``: FaceMesh finds faces in a dim room it would otherwise miss, and the
+    shadows keep their order (the pixel tracker normalises contrast on its own)."""
+    mean = max(brightness, 1.0) / 255.0
+    gamma = float(np.clip(np.log(target / 255.0) / np.log(mean), 0.3, 1.0))
+    lut = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma + 0.5, 0, 255).astype(np.uint8)
+    return np.asarray(cv2.LUT(image, lut), dtype=np.uint8)
+
+
+def prepare(image: npt.NDArray[np.uint8], gates: GateLimits) -> tuple[npt.NDArray[np.uint8], str | None]:
+    """The image FaceMesh sees, and the light cue if the room is dim: a dim frame is
+    brightened and still measured; only if no face is found then is it refused."""
+    brightness = float(image[::4, ::4].mean())  # a subsample is plenty
+    dark = brightness_cue(brightness, gates)
+    return (brighten(image, brightness), dark) if dark else (image, None)
 
 
 def outside_fraction(landmarks: Landmarks) -> float:
@@ -84,7 +104,10 @@ class SessionAnalysis:
         self._carry_records: dict[str, ExerciseRecord] = {}  # kept across a recalibration
         if checkpoint is not None:
             self.baseline = Baseline.from_bytes(
-                checkpoint.baseline, checkpoint.baseline_points, checkpoint.iris_mm_per_unit
+                checkpoint.baseline,
+                checkpoint.baseline_points,
+                checkpoint.iris_mm_per_unit,
+                checkpoint.neutral_image,
             )
             self.last_seq = checkpoint.seq
             self.commands_id = checkpoint.commands_id
@@ -134,15 +157,17 @@ class SessionAnalysis:
         self.last_seq = seq
         gates = self.config.gates
 
-        def gated(status: FeedbackStatus, face: bool, cue: str, pose: Pose | None = None) -> Feedback:
-            return self._feedback(seq, captured_ms, status, face, pose=pose, cues=[cue], dropped=dropped)
+        image, dark = prepare(image, gates)
+        # A dim frame is still measured, and "move into the light" is said first.
+        advice = [dark] if dark else []
 
-        dark = brightness_cue(float(image[::4, ::4].mean()), gates)  # a subsample is plenty
-        if dark:
-            return gated("no_face", False, dark)
+        def gated(status: FeedbackStatus, face: bool, cue: str, pose: Pose | None = None) -> Feedback:
+            cues = prioritise([*advice, cue])
+            return self._feedback(seq, captured_ms, status, face, pose=pose, cues=cues, dropped=dropped)
+
         landmarks = self.landmarker.detect(image)
         if landmarks is None:
-            return gated("no_face", False, CUE_NO_FACE)
+            return gated("no_face", False, dark or CUE_NO_FACE)
         points = landmarks.points
         pose = head_pose(points)
         bad = pose_cue(pose, gates) or framing_cue(
@@ -150,8 +175,9 @@ class SessionAnalysis:
         )
         if bad:
             return gated("bad_pose", True, bad, pose)
+        gray = to_gray(image)
         if self.baseline is None or self.engine is None:
-            self.baseline = self.calibration.add(points)
+            self.baseline = self.calibration.add(points, gray)
             if self.baseline is None:
                 return gated("calibrating", True, CUE_CALIBRATE, pose)
             self._start_engine(self.baseline)
@@ -159,9 +185,12 @@ class SessionAnalysis:
 
         assert self.engine is not None
         self.frames += 1
-        result = self.engine.step(align(points, self.baseline.points), captured_ms / 1000.0)
+        result = self.engine.step(self.baseline.aligned(points, gray), captured_ms / 1000.0)
         return msgspec.structs.replace(
-            self._feedback(seq, captured_ms, "tracking", True, pose=pose, cues=result.cues, dropped=dropped),
+            self._feedback(
+                seq, captured_ms, "tracking", True, pose=pose, cues=prioritise([*advice, *result.cues]),
+                dropped=dropped,
+            ),
             eye_aperture=result.eye_aperture,
             regions=result.regions,
             exercise=result.exercise,
@@ -221,6 +250,7 @@ class SessionAnalysis:
             commands_id=self.commands_id,
             engine=self.engine.to_bytes(),
             summary=self.summary(),
+            neutral_image=self.baseline.image.to_bytes() if self.baseline.image else b"",
         )
 
     def close(self) -> None:

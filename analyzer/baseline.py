@@ -1,5 +1,5 @@
 """The patient's neutral face: collected during calibration, then the reference for
-every measure of the session.
+every measure of the session (its landmarks, and its pixels for ``pixel_motion``).
 """
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ import numpy as np
 from analyzer.alignment import align
 from analyzer.landmarks import N_POINTS, FloatArray
 from analyzer.metrics import Neutral, mm_per_unit
+from analyzer.pixel_motion import Gray, NeutralImage
 
 
 class Baseline:
     """The neutral face in its own (first calibration frame's) coordinates."""
 
-    def __init__(self, points: FloatArray, mm_per_unit: float) -> None:
+    def __init__(self, points: FloatArray, mm_per_unit: float, image: NeutralImage | None = None) -> None:
         self.neutral = Neutral.of(points, mm_per_unit)  # what every frame is measured against
+        self.image = image  # the neutral's pixels; None: landmarks only (tests, old checkpoints)
 
     @property
     def points(self) -> FloatArray:
@@ -25,14 +27,23 @@ class Baseline:
     def mm_per_unit(self) -> float:
         return self.neutral.mm
 
+    def aligned(self, points: FloatArray, gray: Gray | None) -> FloatArray:
+        """A frame's landmarks in the neutral's frame, each measured point moved to where
+        its pixels went when the neutral's pixels and the frame's are known."""
+        aligned = align(points, self.points)
+        if self.image is None or gray is None:
+            return aligned
+        return self.image.track(gray, points, aligned)
+
     def to_bytes(self) -> bytes:
         return self.points.astype(np.float32).tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes, n_points: int, mm: float) -> Baseline:
+    def from_bytes(cls, data: bytes, n_points: int, mm: float, image: bytes = b"") -> Baseline:
         if n_points != N_POINTS or len(data) != n_points * 3 * 4:
             raise ValueError("baseline checkpoint has the wrong shape")
-        return cls(np.frombuffer(data, dtype=np.float32).reshape(n_points, 3).copy(), mm)
+        points = np.frombuffer(data, dtype=np.float32).reshape(n_points, 3).copy()
+        return cls(points, mm, NeutralImage.from_bytes(points, image) if image else None)
 
 
 class Calibration:
@@ -41,16 +52,21 @@ class Calibration:
     def __init__(self, frames_needed: int) -> None:
         self.frames_needed = frames_needed
         self._samples: list[FloatArray] = []
+        self._frames: list[tuple[FloatArray, Gray]] = []  # raw landmarks and pixels
 
     @property
     def progress(self) -> float:
         return min(1.0, len(self._samples) / self.frames_needed)
 
-    def add(self, points: FloatArray) -> Baseline | None:
+    def add(self, points: FloatArray, gray: Gray | None = None) -> Baseline | None:
         """Add a good frame; returns the baseline once enough frames were seen."""
         ref = self._samples[0] if self._samples else points
         self._samples.append(align(points, ref))
+        if gray is not None:
+            self._frames.append((points, gray))
         if len(self._samples) < self.frames_needed:
             return None
         neutral = np.median(np.stack(self._samples), axis=0).astype(np.float32)
-        return Baseline(neutral, mm_per_unit(neutral))
+        image = NeutralImage.from_frames(neutral, self._frames) if self._frames else None
+        self._frames = []  # the pixels are not kept beyond the neutral canvas
+        return Baseline(neutral, mm_per_unit(neutral), image)

@@ -62,9 +62,9 @@ def prioritise(cues: Iterable[str], limit: int = MAX_CUES) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class GateLimits:
-    max_yaw_deg: float = 20.0
-    max_pitch_deg: float = 20.0
-    max_roll_deg: float = 25.0
+    max_yaw_deg: float = 25.0
+    max_pitch_deg: float = 30.0  # head_pose reads about -9 for a frontal face
+    max_roll_deg: float = 30.0
     min_face_fraction: float = 0.12  # inter-pupil distance / image width
     max_face_fraction: float = 0.6
     min_brightness: float = 40.0  # mean luma 0..255

@@ -137,6 +137,26 @@ _OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}  # "across" points t
 _SMILE_DIR = 1 / math.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
 
 
+_FULL_COS = math.cos(math.radians(50))
+
+
+def toward(outward: float, upward: float, unit_out: float, unit_up: float) -> float:
+    """A side's movement (outward, upward: mm in the face's frame) along a direction.
+
+    Its whole length counts while it points within 50 degrees of the direction, less
+    and less up to 90, and beyond that it counts against (its projection, negative).
+    The length, not a projection on one fixed axis: faces smile at different angles, and
+    a slight roll of the head or a cant of the mouth must not make one side read less.
+    """
+    length = math.hypot(outward, upward)
+    if length == 0.0:
+        return 0.0
+    cos = (outward * unit_out + upward * unit_up) / length
+    if cos <= 0.0:
+        return cos * length
+    return length * min(1.0, cos / _FULL_COS)
+
+
 def eye_apertures(points: FloatArray) -> tuple[float, float]:
     """(left, right) mean lid-to-lid distance, in landmark units."""
     gap = points[_LID_UPPER, :2] - points[_LID_LOWER, :2]
@@ -202,22 +222,21 @@ def measure(aligned: FloatArray, neutral: Neutral) -> FaceMeasures:
     for i, side in enumerate(SIDES):
         out = _OUT_SIGN[side]
         brow, mouth, nose = means[("brow", side)], means[("mouth", side)], means[("nose", side)]
-        cheek, canthi, lips_mid = means[("cheek", side)], means[("canthi", side)], means[("lips_mid", side)]
+        cheek, canthi = means[("cheek", side)], means[("canthi", side)]
         excursion["brow"][side] = brow[2]
         excursion["mouth"][side] = mouth[2]
         excursion["nose"][side] = nose[2]
         excursion["eye"][side] = abs(rest[i] - now[i]) * mm
-        mouth_out = mouth[0] * out
+        mouth_out, mouth_up = mouth[0] * out, -mouth[1]
         # Brow height above that side's eye line (brow to canthi), as clinicians measure
         # it: what is left of head motion after alignment moves both alike and cancels.
-        features["brow_lift"][side] = canthi[1] - brow[1]
+        features["brow_lift"][side] = toward((brow[0] - canthi[0]) * out, canthi[1] - brow[1], 0.0, 1.0)
         features["eye_closure"][side] = 1.0 - now[i] / rest[i] if rest[i] > 0 else 0.0
-        features["smile"][side] = (mouth_out - mouth[1]) * _SMILE_DIR
-        # Medially, measured from the lips' own midline: FaceMesh shifts the whole mouth
-        # towards a one-sided pucker, which would otherwise count for the still side too.
-        features["pucker"][side] = -(mouth_out - lips_mid[0] * out)
-        features["snarl"][side] = -nose[1]
-        features["cheek_puff"][side] = cheek[0] * out
+        features["smile"][side] = toward(mouth_out, mouth_up, _SMILE_DIR, _SMILE_DIR)
+        # The corner's travel towards the midline.
+        features["pucker"][side] = toward(-mouth_out, mouth_up, 1.0, 0.0)
+        features["snarl"][side] = toward(nose[0] * out, -nose[1], 0.0, 1.0)
+        features["cheek_puff"][side] = toward(cheek[0] * out, -cheek[1], 1.0, 0.0)
         features["lip_press"][side] = (lips_rest[i] - lips_now[i]) * mm
     ratio: dict[Side, float] = {
         "left": now[0] / rest[0] if rest[0] > 0 else 1.0,

@@ -1,9 +1,10 @@
 """``telerehab analyze VIDEO``: the live engine run over a recorded video file.
 
-Frames are decoded with PyAV, downscaled like the live sampler's frames, and go through
-exactly the path a live frame takes (``SessionAnalysis.analyse_image``): gating,
-calibration on the first relaxed frames, the engine. The video must open with 1-2 s of a
-relaxed, neutral face (the calibration). With no exercise named, every catalogue
+Frames are decoded with PyAV (at up to 640 px) and go through exactly the path a live
+frame takes (``SessionAnalysis.analyse_image``): gating, calibration, the engine. The
+neutral face is found in the clip itself (``analyzer.neutral``: the calm frames at the
+lowest activation, wherever they are), or given with ``--neutral START-END``. With no
+exercise named, every catalogue
 exercise is counted side by side and the one with repetitions tried (else the one moved
 furthest towards its target) is reported.
 """
@@ -14,7 +15,7 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,15 +23,21 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from analyzer.analysis import SessionAnalysis
+from analyzer.analysis import AnalysisConfig, SessionAnalysis, outside_fraction, prepare
+from analyzer.cues import GateLimits, framing_cue, pose_cue
 from analyzer.engine import exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
-from analyzer.landmarks import FaceMeshLandmarker, Landmarker
-from analyzer.metrics import REGIONS, SIDE_BLIND_FEATURES, symmetry
+from analyzer.landmarks import FaceMeshLandmarker, FloatArray, Landmarker, Landmarks
+from analyzer.metrics import REGIONS, SIDE_BLIND_FEATURES, inter_pupil_distance, symmetry
+from analyzer.neutral import find_neutral
+from analyzer.pose import head_pose
 from shared.exercises import get_exercise
 from shared.messages import Command, Feedback
 
 OFFLINE_SID = "offline-video"
+# A recorded file is read at up to 640 px (the live sampler sends 320): the pixel
+# tracker (analyzer.pixel_motion) sees the lids and corners in more detail.
+OFFLINE_MAX_SIDE = 640
 
 
 class AnalyzeError(Exception):
@@ -48,7 +55,7 @@ class VideoFrame:
     rgb: npt.NDArray[np.uint8]
 
 
-def read_video(path: Path, max_side: int) -> tuple[int | None, Iterator[VideoFrame]]:
+def read_video(path: Path, max_side: int) -> tuple[int | None, Generator[VideoFrame, None, None]]:
     """(frame count if the container knows it, frames downscaled to ``max_side``)."""
     import av  # heavy; only the offline command needs it
 
@@ -65,7 +72,7 @@ def read_video(path: Path, max_side: int) -> tuple[int | None, Iterator[VideoFra
     fps = float(stream.average_rate or 30)
     stream.thread_type = "AUTO"
 
-    def frames() -> Iterator[VideoFrame]:
+    def frames() -> Generator[VideoFrame, None, None]:
         try:
             for i, frame in enumerate(container.decode(stream)):
                 scale = min(1.0, max_side / max(frame.width, frame.height))
@@ -113,6 +120,14 @@ class Progress:
         end = f"{self.label}: done, {done} frames"
         self.out.write(("\r" + end + " " * 20 + "\n") if self._tty else end + "\n")
         self.out.flush()
+
+
+def _usable(landmarks: Landmarks, gates: GateLimits) -> bool:
+    """A frame the live path would measure: frontal enough and inside the picture."""
+    points = landmarks.points
+    if pose_cue(head_pose(points), gates):
+        return False
+    return not framing_cue(inter_pupil_distance(points) / landmarks.width, outside_fraction(landmarks), gates)
 
 
 def _series_point(t: float, fb: Feedback) -> dict[str, Any]:
@@ -178,35 +193,115 @@ def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) 
     }
 
 
+class ReplayLandmarker:
+    """Hands back the landmarks found in the first pass, frame by frame (FaceMesh runs
+    once per frame even though the clip is read again)."""
+
+    def __init__(self, recorded: list[Landmarks | None]) -> None:
+        self.recorded = recorded
+        self.index = 0
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> Landmarks | None:
+        return self.recorded[self.index]
+
+    def close(self) -> None:
+        pass
+
+
+def parse_span(text: str) -> tuple[float, float]:
+    """``START-END`` in seconds (``--neutral 0-1.5``)."""
+    try:
+        start, end = (float(v) for v in text.split("-", 1))
+    except ValueError:
+        raise AnalyzeError(f"--neutral wants START-END in seconds, e.g. 0-1.5, not {text!r}") from None
+    if not 0 <= start < end:
+        raise AnalyzeError(f"--neutral {text}: START must be at least 0 and before END")
+    return start, end
+
+
 def analyze(
     path: Path,
     exercise: str | None = None,
     *,
-    max_side: int = 320,
+    max_side: int = OFFLINE_MAX_SIDE,
     landmarker: Landmarker | None = None,
-    progress: Callable[[int | None], Progress] | None = None,
+    progress: Callable[..., Progress] | None = None,
+    neutral: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """Analyse a video file; returns the JSON-able report (see the README for its fields)."""
+    """Analyse a video file; returns the JSON-able report (see the README for its fields).
+
+    Three reads of the file: landmarks for every frame (FaceMesh, the costly part), the
+    neutral stretch's frames for calibration (``neutral`` seconds, or found by
+    ``analyzer.neutral.find_neutral``), then every frame through the live path.
+    """
     spec = get_exercise(exercise) if exercise else None  # CatalogueError before any decoding
+    gates = GateLimits()
+    mesh = landmarker or FaceMeshLandmarker()
+    recorded: list[Landmarks | None] = []
+    times: list[float] = []
     total, frames = read_video(path, max_side)
-    analysis = SessionAnalysis(OFFLINE_SID, "offline", landmarker or FaceMeshLandmarker())
+    bar = progress(total, label="finding the face") if progress else None
+    try:
+        for frame in frames:
+            image, _ = prepare(frame.rgb, gates)
+            recorded.append(mesh.detect(image))
+            times.append(frame.t)
+            if bar is not None:
+                bar.update(len(recorded))
+    finally:
+        mesh.close()
+    if bar is not None:
+        bar.finish(len(recorded))
+    count = len(recorded)
+    if count == 0:
+        raise AnalyzeError(f"cannot read {path}: the video holds no frames")
+    usable: list[FloatArray | None] = [
+        lm.points if lm is not None and _usable(lm, gates) else None for lm in recorded
+    ]
+    if neutral is not None:
+        neutral_idx = [
+            i for i, t in enumerate(times) if neutral[0] <= t <= neutral[1] and usable[i] is not None
+        ]
+        if not neutral_idx:
+            raise AnalyzeError(
+                f"--neutral {neutral[0]:g}-{neutral[1]:g}: no frame with a steady, frontal face there",
+                exit_code=3,
+            )
+    else:
+        neutral_idx = find_neutral(usable, spec.measure if spec else None)
+
+    replay = ReplayLandmarker(recorded)
+    config = AnalysisConfig(calibration_frames=max(1, len(neutral_idx)))
+    analysis = SessionAnalysis(OFFLINE_SID, "offline", replay, config)
     if spec is not None:
         start = Command(sid=OFFLINE_SID, command="start_exercise", issued_ms=0, exercise=spec.name)
         analysis.apply(start, "0-0")
-    bar = progress(total) if progress else None
+    if neutral_idx:
+        wanted = set(neutral_idx)
+        _, frames = read_video(path, max_side)
+        for frame in frames:
+            if frame.index in wanted:
+                replay.index = frame.index
+                analysis.analyse_image(frame.rgb, frame.index, int(round(frame.t * 1000)))
+            if frame.index >= neutral_idx[-1]:
+                break
+        frames.close()
+
     series: list[dict[str, Any]] = []
     statuses: Counter[str] = Counter()
     region_values: dict[str, dict[str, list[float]]] = {r: {"left": [], "right": []} for r in REGIONS}
     target_values: dict[str, dict[str, list[float]]] = {}
-    count = 0
+    synkinesis_sides: Counter[str] = Counter()
     duration = 0.0
+    bar = progress(total or count, label="measuring") if progress else None
+    _, frames = read_video(path, max_side)
     try:
         for frame in frames:
+            replay.index = frame.index
             fb = analysis.analyse_image(frame.rgb, frame.index, int(round(frame.t * 1000)))
             engine = analysis.engine
             if engine is not None and spec is None and not engine.observers:
                 engine.observe_all()
-            count += 1
             duration = frame.t
             statuses[fb.status] += 1
             series.append(_series_point(frame.t, fb))
@@ -220,18 +315,18 @@ def analyze(
                     left, right = tracker.amount(engine.last_features)
                     v["left"].append(left)
                     v["right"].append(right)
+                if fb.synkinesis is not None and fb.synkinesis.side is not None and fb.synkinesis.index > 0:
+                    synkinesis_sides[fb.synkinesis.side] += 1
             if bar is not None:
-                bar.update(count)
+                bar.update(frame.index + 1)
     finally:
         analysis.close()
     if bar is not None:
         bar.finish(count)
-    if count == 0:
-        raise AnalyzeError(f"cannot read {path}: the video holds no frames")
     engine = analysis.engine
     if engine is None:
         raise AnalyzeError(
-            f"no face found in {path}: no steady, well-lit, frontal face for the first seconds "
+            f"no face found in {path}: FaceMesh found no steady, frontal face to take as the neutral "
             f"(frames: {dict(statuses)})",
             exit_code=3,
         )
@@ -260,6 +355,8 @@ def analyze(
     resting = engine.resting
     summary = {
         **figures,
+        "synkinesis_side": synkinesis_sides.most_common(1)[0][0] if synkinesis_sides else None,
+        "neutral_s": [round(times[neutral_idx[0]], 3), round(times[neutral_idx[-1]], 3)],
         "exercise_detected": spec is None,
         "resting_asymmetry_mm": {"brow": resting.brow_mm, "eye": resting.eye_mm, "mouth": resting.mouth_mm},
         "regions": regions,

@@ -39,11 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     sess.add_argument("--ttl", type=int, default=None, help="seconds the links stay valid")
     ana = sub.add_parser(
         "analyze",
-        help="measure a recorded video with the live engine (start it with 1-2 s of a relaxed face)",
+        help="measure a recorded video with the live engine (its relaxed stretch is found in the clip)",
     )
     ana.add_argument("video", help="video file (anything FFmpeg reads: mp4, webm, mov, y4m...)")
     ana.add_argument("--exercise", default=None, help="catalogue exercise name (default: detect it)")
     ana.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    ana.add_argument(
+        "--neutral",
+        default=None,
+        metavar="START-END",
+        help="seconds of relaxed face to measure from (default: the calmest, least active frames)",
+    )
     clinic = sub.add_parser("clinic", help="run the clinic API alone (clinic create-admin: add an admin)")
     clinic_sub = clinic.add_subparsers(dest="clinic_command")
     admin = clinic_sub.add_parser("create-admin", help="create an admin; the password is read from stdin")
@@ -54,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("revision", nargs="?", default=None, help="target (default: head / one step down)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
-        return _analyze(args.video, args.exercise, args.json)
+        return _analyze(args.video, args.exercise, args.json, args.neutral)
 
     _setup_logging(args.verbose)
     # Quiet TensorFlow Lite / absl start-up chatter in the analyzer's logs.
@@ -92,19 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     return run_up(settings, workers=args.workers, demo=not args.no_demo)
 
 
-def _analyze(video: str, exercise: str | None, as_json: bool) -> int:
+def _analyze(video: str, exercise: str | None, as_json: bool, neutral: str | None = None) -> int:
     """Progress and errors go to stderr; the report (text or JSON) alone to stdout."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from pathlib import Path
 
-    from analyzer.offline import AnalyzeError, Progress, analyze, format_report
+    from analyzer.offline import AnalyzeError, Progress, analyze, format_report, parse_span
     from shared.exercises import CatalogueError
 
     try:
-        settings = Settings.from_env()
-        report = analyze(Path(video), exercise, max_side=settings.frame_max_side, progress=Progress)
+        span = parse_span(neutral) if neutral else None
+        report = analyze(Path(video), exercise, progress=Progress, neutral=span)
     except (AnalyzeError, CatalogueError, SettingsError) as exc:
         print(f"telerehab analyze: {exc}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, AnalyzeError) else 2

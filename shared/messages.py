@@ -217,6 +217,10 @@ class Checkpoint(msgspec.Struct, frozen=True, tag_field="t", tag="checkpoint"):
     engine: bytes = b""  # the exercise engine's own state (analyzer.engine), opaque here
     summary: SessionSummary | None = None
     v: int = 1
+    # The neutral face's pixels on the analyzer's canvas (analyzer.pixel_motion: 8-bit
+    # grey, contrast-normalised, ~37 KB), so a successor measures from the same pixels.
+    # Lives only as long as the checkpoint key (the session); empty: landmarks only.
+    neutral_image: bytes = b""
 
 
 Message = Frame | SessionEntry | Feedback | Checkpoint | Command | SessionSummary

@@ -19,10 +19,10 @@ def test_too_dark_asks_for_light() -> None:
     ("pose", "cue"),
     [
         (Pose(0, 0, 0), None),
-        (Pose(25, 0, 0), c.CUE_FACE_CAMERA),
-        (Pose(-25, 0, 0), c.CUE_FACE_CAMERA),
-        (Pose(0, 22, 0), c.CUE_FACE_CAMERA),
-        (Pose(0, 0, -30), c.CUE_FACE_CAMERA),
+        (Pose(28, 0, 0), c.CUE_FACE_CAMERA),
+        (Pose(-28, 0, 0), c.CUE_FACE_CAMERA),
+        (Pose(0, 33, 0), c.CUE_FACE_CAMERA),
+        (Pose(0, 0, -33), c.CUE_FACE_CAMERA),
         (Pose(15, -15, 20), None),
     ],
 )

@@ -62,7 +62,8 @@ def test_a_weak_right_smile_is_counted_and_named(smile_clip: Path) -> None:
     assert s["regions"]["mouth"]["weaker"] == "right"
     assert set(s["resting_asymmetry_mm"]) == {"brow", "eye", "mouth"}
     series = report["series"]
-    assert len(series) == report["frames"] and series[0]["status"] == "calibrating"
+    # The neutral is found in the clip first, so every frame is measured against it.
+    assert len(series) == report["frames"] and series[0]["status"] == "tracking"
     phases = [p["exercise"]["phase"] for p in series if "exercise" in p]
     assert phases.count("hold") > 3 * 2.5 * FPS  # three holds of ~3 s
     assert max(p["exercise"]["rep"] for p in series if "exercise" in p) == 3
@@ -83,7 +84,7 @@ def test_cli_prints_one_json_document_and_progress_on_stderr(smile_clip: Path) -
     for key in required:
         assert key in doc["summary"], key
     assert doc["summary"]["reps"] == 3 and doc["summary"]["affected_side"] == "right"
-    assert "100%" in result.stderr and "analysing" in result.stderr
+    assert "100%" in result.stderr and "finding the face" in result.stderr and "measuring" in result.stderr
 
 
 def test_cli_refuses_an_unknown_exercise_with_the_known_names(smile_clip: Path) -> None:

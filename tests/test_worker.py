@@ -145,22 +145,25 @@ async def test_corrupt_frames_and_unknown_versions_are_logged_and_skipped(
     assert not worker.task.done()
 
 
-async def test_no_face_and_darkness_get_a_cue_not_a_crash(
+async def test_no_face_and_darkness_get_a_cue_and_a_dim_face_is_still_measured(
     worker: RunningWorker, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
 ) -> None:
     import numpy as np
 
     sid = await open_session(redis, keys)
     wall = np.full((240, 320, 3), 180, dtype=np.uint8)
-    dark = (face.render(Movement()) * 0.08).astype(np.uint8)
-    dark = cv2.resize(dark, (320, 240))
-    for seq, image in enumerate((wall, dark)):
+    dim = cv2.resize((face.render(Movement()) * 0.08).astype(np.uint8), (320, 240))
+    black = np.zeros((240, 320, 3), dtype=np.uint8)
+    for seq, image in enumerate((wall, dim, black)):
         frame = make_frame(face, sid, seq, data=encode_jpeg(image, 80))
         await push(redis, keys, sid, codec.encode(frame))
         await wait_until(lambda s=seq: has_seq(redis, keys, sid, s))  # type: ignore[misc]
     results = await feedback(redis, keys, sid)
     assert results[0].status == "no_face" and "cannot see your face" in results[0].cues[0]
-    assert results[1].status == "no_face" and results[1].cues == ["Move into the light"]
+    # A dim room: the face is lifted out of the shadows and measured, with the advice.
+    assert results[1].status == "calibrating" and results[1].cues[0] == "Move into the light"
+    # No face to be found even brightened: refused, with the reason.
+    assert results[2].status == "no_face" and results[2].cues == ["Move into the light"]
 
 
 async def test_checkpoint_lets_a_successor_resume_without_recalibrating(

@@ -1,0 +1,258 @@
+"""Per-side movement read from the face's own pixels, not from the landmark model's shape.
+
+FaceMesh is a model of a *whole* face: when one mouth corner moves, its shape prior
+drags the still corner part of the way along (about 2 px per 14 px on a real photo), and
+it closes an eye it sees half-closed more evenly than it is. A palsy face is exactly the
+face whose sides move differently, so FaceMesh here only finds the face, fits the pose
+and places the regions; how far each point really moved is measured in the image:
+
+1. The neutral face (the calibration frames) is warped into a fixed *canvas*: the face's
+   own frame (eye line horizontal, the patient's left towards +x, 72 px between the
+   outer eye corners), and the frames' pixelwise median is kept, contrast-normalised
+   (CLAHE, so a dim room or a change of exposure reads the same).
+2. Each new frame is warped into the same canvas by a similarity fitted on its
+   landmarks' stable points (canthi, nose, outline) onto the neutral's, with the quarter
+   that fits worst left out. A similarity, not an affine: the stable points sit in the
+   upper face, and an affine's shear, fitted to their landmark noise, is magnified down
+   at the mouth (it read a 14 px smile as 5 px).
+3. Pyramidal Lucas-Kanade follows each measured point from the neutral canvas to the
+   current one: always from the neutral, so nothing drifts over a session. Eyelids get
+   small windows (a wide one would straddle both lids) started from the landmarks'
+   guess; everything else starts from no motion, so the pixels alone decide.
+4. Checks: a point whose forward-backward track disagrees by more than 0.8 px, or that
+   LK loses, is occluded or untextured; it falls back to the landmark position.
+5. Points that should not move (nose bridge, canthi, upper cheeks, glabella) are tracked
+   too; a similarity fitted on their residual motion removes what the landmark fit
+   left of head motion, so a small misfit cannot read as one side moving.
+
+The result is the aligned landmark array with every tracked point replaced by where its
+pixels went, in the neutral face's coordinates: ``analyzer.metrics.measure`` reads it
+unchanged, so one set of definitions serves landmarks (tests) and pixels (live, offline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from analyzer.face_points import (
+    BROW,
+    CANTHI,
+    CHEEK,
+    EYELIDS,
+    LIP_EDGES,
+    LIP_MIDLINE,
+    MOUTH_CORNER,
+    NASAL_ALA,
+    SIDES,
+    STABLE_POINTS,
+)
+from analyzer.landmarks import FloatArray
+from analyzer.metrics import face_axes
+
+Gray = npt.NDArray[np.uint8]
+Matrix = npt.NDArray[np.float64]  # (2, 3) affine
+
+CANVAS_W, CANVAS_H = 232, 276
+EYE_SPAN_PX = 96.0  # outer canthus to outer canthus on the canvas
+EYE_LINE = (116.0, 96.0)  # where the point between the eyes sits on the canvas
+WINDOW = (15, 15)
+LID_WINDOW = (9, 9)
+SKIN_WINDOW = (11, 11)
+SKIN_OFFSET = 0.35  # of the lid gap, outside the opening
+LEVELS = 3
+FB_MAX_PX = 0.8
+_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.02)
+_CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+
+_LIDS = tuple(i for side in SIDES for pair in EYELIDS[side] for i in pair)
+# Everything analyzer.metrics.measure reads, apart from the lids (tracked on their own).
+_REGION_POINTS = tuple(
+    dict.fromkeys(
+        [
+            *(i for side in SIDES for i in BROW[side]),
+            *(i for side in SIDES for i in CANTHI[side]),
+            *(i for side in SIDES for i in MOUTH_CORNER[side]),
+            *(i for side in SIDES for i in NASAL_ALA[side]),
+            *(i for side in SIDES for i in CHEEK[side]),
+            *(i for side in SIDES for i in LIP_EDGES[side]),
+            *LIP_MIDLINE,
+        ]
+    )
+)
+# Points whose pixels should not move with any exercise (nose bridge and tip, canthi,
+# upper cheeks, upper forehead): their residual motion is head motion left over.
+PIXEL_STABLE: tuple[int, ...] = (168, 6, 197, 195, 5, 4, 33, 133, 362, 263, 116, 345, 9, 8)
+_ALL = np.array(_REGION_POINTS + PIXEL_STABLE)
+_N_REGION = len(_REGION_POINTS)
+_LIDS_IDX = np.array(_LIDS)
+_FIT_IDX = np.array(STABLE_POINTS)
+_FIT_KEEP = max(4, int(len(STABLE_POINTS) * 0.75))
+
+
+def canvas_matrix(points: FloatArray) -> Matrix:
+    """Neutral image coordinates → canvas: the face's own axes, a fixed eye span."""
+    axes = face_axes(points)
+    span = float(np.linalg.norm(points[263, :2] - points[33, :2]))
+    scale = EYE_SPAN_PX / span if span > 0 else 1.0
+    linear = scale * axes.basis.T  # rows: across, down
+    offset = np.array(EYE_LINE) - linear @ axes.origin
+    return np.column_stack([linear, offset])
+
+
+def apply(matrix: Matrix, xy: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    out: npt.NDArray[np.float64] = np.asarray(xy, dtype=np.float64) @ matrix[:, :2].T + matrix[:, 2]
+    return out
+
+
+def invert(matrix: Matrix) -> Matrix:
+    return np.asarray(cv2.invertAffineTransform(matrix), dtype=np.float64)
+
+
+def fit_affine(src: npt.ArrayLike, dst: npt.ArrayLike, keep: int) -> Matrix:
+    """Similarity src → dst (rotation, scale, shift), refitted on the ``keep`` best-fitting
+    points. Not a full affine: the fit points sit in the upper face, and a shear fitted
+    on their landmark noise would be extrapolated, magnified, down to the mouth."""
+    src64, dst64 = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
+    first = _similarity(src64, dst64)
+    residual = ((apply(first, src64) - dst64) ** 2).sum(axis=1)
+    best = np.argsort(residual)[:keep]
+    return _similarity(src64[best], dst64[best])
+
+
+def to_canvas(gray: Gray, matrix: Matrix) -> Gray:
+    warped = cv2.warpAffine(
+        gray, matrix, (CANVAS_W, CANVAS_H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return np.asarray(_CLAHE.apply(warped), dtype=np.uint8)
+
+
+def to_gray(rgb: npt.NDArray[np.uint8]) -> Gray:
+    return np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+
+
+def _similarity(src: npt.NDArray[np.float64], dst: npt.NDArray[np.float64]) -> Matrix:
+    """2-D similarity src → dst (Umeyama), as a (2, 3) matrix."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    xs, xd = src - mu_s, dst - mu_d
+    u, d, vt = np.linalg.svd(xd.T @ xs / len(src))
+    sign = np.ones(2)
+    if np.linalg.det(u @ vt) < 0:
+        sign[1] = -1
+    rot = u @ np.diag(sign) @ vt
+    var = float((xs * xs).sum()) / len(src)
+    scale = float((d * sign).sum()) / var if var > 0 else 1.0
+    return np.column_stack([scale * rot, mu_d - scale * rot @ mu_s])
+
+
+@dataclass(frozen=True)
+class NeutralImage:
+    """The neutral face's pixels on the canvas, and where its points sit there."""
+
+    canvas: Gray
+    matrix: Matrix  # neutral image coordinates → canvas
+    start: npt.NDArray[np.float32]  # (len(_ALL), 2) canvas positions of the tracked points
+    lids: npt.NDArray[np.float32]  # (len(_LIDS), 2)
+    lid_skin: npt.NDArray[np.float32]  # beside each lid point, outside the opening
+    fit_target: npt.NDArray[np.float64]  # canvas positions of STABLE_POINTS
+
+    @classmethod
+    def of(cls, neutral_points: FloatArray, canvas: Gray) -> NeutralImage:
+        matrix = canvas_matrix(neutral_points)
+        lids = apply(matrix, neutral_points[_LIDS_IDX, :2]).astype(np.float32)
+        gaps = np.abs(lids[1::2, 1] - lids[0::2, 1])  # (upper, lower) pairs alternate
+        away = np.repeat(np.maximum(gaps * SKIN_OFFSET, 2.0), 2) * np.tile([-1.0, 1.0], len(gaps))
+        return cls(
+            canvas=canvas,
+            matrix=matrix,
+            start=apply(matrix, neutral_points[_ALL, :2]).astype(np.float32),
+            lids=lids,
+            lid_skin=(lids + np.column_stack([np.zeros_like(away), away])).astype(np.float32),
+            fit_target=apply(matrix, neutral_points[_FIT_IDX, :2]),
+        )
+
+    @classmethod
+    def from_frames(
+        cls, neutral_points: FloatArray, frames: Sequence[tuple[FloatArray, Gray]]
+    ) -> NeutralImage:
+        """The pixelwise median of the calibration frames, each warped onto the canvas
+        by its own landmarks (noise averages out; a blink in one frame does not count)."""
+        matrix = canvas_matrix(neutral_points)
+        target = apply(matrix, neutral_points[_FIT_IDX, :2])
+        canvases = [to_canvas(gray, fit_affine(pts[_FIT_IDX, :2], target, _FIT_KEEP)) for pts, gray in frames]
+        median = np.median(np.stack(canvases), axis=0).astype(np.uint8)
+        return cls.of(neutral_points, median)
+
+    def to_bytes(self) -> bytes:
+        return self.canvas.tobytes()
+
+    @classmethod
+    def from_bytes(cls, neutral_points: FloatArray, data: bytes) -> NeutralImage:
+        if len(data) != CANVAS_W * CANVAS_H:
+            raise ValueError("neutral image checkpoint has the wrong size")
+        return cls.of(neutral_points, np.frombuffer(data, dtype=np.uint8).reshape(CANVAS_H, CANVAS_W).copy())
+
+    def track(self, gray: Gray, points: FloatArray, aligned: FloatArray) -> FloatArray:
+        """``aligned`` (landmarks aligned to the neutral) with each tracked point moved to
+        where its pixels went; points that fail the checks keep the landmark value."""
+        to_cv = fit_affine(points[_FIT_IDX, :2], self.fit_target, _FIT_KEEP)
+        current = to_canvas(gray, to_cv)
+        moved, ok = _lk(self.canvas, current, self.start, None, WINDOW, LEVELS)
+        # Lids in two steps. The iris does not move when the lid slides over it, so a
+        # window on the lid margin is pulled towards "no motion": first the lid skin
+        # just outside the opening (above the upper lid, below the lower) is followed,
+        # then the margin itself in a small window, starting from where the skin went.
+        skin, skin_ok = _lk(self.canvas, current, self.lid_skin, None, SKIN_WINDOW, 2)
+        guess = self.lids + np.where(skin_ok[:, None], skin - self.lid_skin, 0.0).astype(np.float32)
+        lids, lid_ok = _lk(self.canvas, current, self.lids, guess, LID_WINDOW, 0)
+
+        # Residual head motion from the points that should not have moved.
+        stable_ok = ok[_N_REGION:]
+        if int(stable_ok.sum()) >= 6:
+            src = moved[_N_REGION:][stable_ok].astype(np.float64)
+            dst = self.start[_N_REGION:][stable_ok].astype(np.float64)
+            fix = _similarity(src, dst)
+            err = ((apply(fix, src) - dst) ** 2).sum(axis=1)
+            keep = np.argsort(err)[: max(5, int(len(src) * 0.7))]
+            fix = _similarity(src[keep], dst[keep])
+            moved = apply(fix, moved).astype(np.float32)
+            lids = apply(fix, lids).astype(np.float32)
+
+        back = invert(self.matrix)
+        out = aligned.copy()
+        region = _ALL[:_N_REGION][ok[:_N_REGION]]
+        out[region, :2] = apply(back, moved[:_N_REGION][ok[:_N_REGION]])
+        out[_LIDS_IDX[lid_ok], :2] = apply(back, lids[lid_ok])
+        return out
+
+
+def _lk(
+    before: Gray,
+    after: Gray,
+    start: npt.NDArray[np.float32],
+    guess: npt.NDArray[np.float32] | None,
+    window: tuple[int, int],
+    levels: int,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """Track ``start`` from ``before`` to ``after``; (positions, passed the checks)."""
+    p0 = start.reshape(-1, 1, 2)
+    flags = 0
+    p1_init: Any = None
+    if guess is not None:
+        p1_init = guess.reshape(-1, 1, 2).copy()
+        flags = cv2.OPTFLOW_USE_INITIAL_FLOW
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(
+        before, after, p0, p1_init, winSize=window, maxLevel=levels, criteria=_CRITERIA, flags=flags
+    )
+    p0b, st_b, _ = cv2.calcOpticalFlowPyrLK(
+        after, before, p1, cast(Any, None), winSize=window, maxLevel=levels, criteria=_CRITERIA
+    )
+    fb = np.sqrt(((p0b - p0) ** 2).sum(axis=2)).ravel()
+    ok = (st.ravel() == 1) & (st_b.ravel() == 1) & (fb < FB_MAX_PX)
+    inside = (p1[:, 0, 0] >= 0) & (p1[:, 0, 0] < CANVAS_W) & (p1[:, 0, 1] >= 0) & (p1[:, 0, 1] < CANVAS_H)
+    return p1.reshape(-1, 2).astype(np.float32), ok & inside
