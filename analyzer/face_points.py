@@ -14,10 +14,11 @@ SIDES: tuple[Side, Side] = ("left", "right")
 
 BROW: dict[Side, tuple[int, ...]] = {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)}
 MOUTH_CORNER: dict[Side, tuple[int, ...]] = {"right": (61,), "left": (291,)}
-# (upper lid, lower lid) pairs across the palpebral fissure.
+# (upper lid, lower lid) pairs across the palpebral fissure, from the outer to the inner
+# third of the eye: five, so one pair misread (a lash, a fold) cannot move the median.
 EYELIDS: dict[Side, tuple[tuple[int, int], ...]] = {
-    "right": ((159, 145), (158, 153), (160, 144)),
-    "left": ((386, 374), (385, 380), (387, 373)),
+    "right": ((161, 163), (160, 144), (159, 145), (158, 153), (157, 154)),
+    "left": ((388, 390), (387, 373), (386, 374), (385, 380), (384, 381)),
 }
 # Corners of each eye; their line is the face's horizontal axis.
 CANTHI: dict[Side, tuple[int, int]] = {"right": (33, 133), "left": (362, 263)}

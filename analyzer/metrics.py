@@ -157,10 +157,16 @@ def toward(outward: float, upward: float, unit_out: float, unit_up: float) -> fl
     return length * min(1.0, cos / _FULL_COS)
 
 
-def eye_apertures(points: FloatArray) -> tuple[float, float]:
-    """(left, right) mean lid-to-lid distance, in landmark units."""
+def eye_apertures(points: FloatArray, down: npt.NDArray[np.float64] | None = None) -> tuple[float, float]:
+    """(left, right) median lid-to-lid distance over the lid pairs, in landmark units.
+
+    Measured along the face's ``down`` axis (the image's vertical if not given): as an
+    eye closes, the upper and lower points of a pair, a pixel or two apart along the
+    lid, would otherwise keep that sideways gap as "still open".
+    """
     gap = points[_LID_UPPER, :2] - points[_LID_LOWER, :2]
-    per_pair = np.sqrt((gap * gap).sum(axis=1)).reshape(2, -1).mean(axis=1)
+    axis = np.array([0.0, 1.0]) if down is None else down
+    per_pair = np.median(np.abs(gap @ axis).reshape(2, -1), axis=1)
     return float(per_pair[0]), float(per_pair[1])
 
 
@@ -183,7 +189,8 @@ class Neutral:
 
     @classmethod
     def of(cls, points: FloatArray, mm: float) -> Neutral:
-        return cls(points, mm, eye_apertures(points), lip_heights(points), face_axes(points))
+        axes = face_axes(points)
+        return cls(points, mm, eye_apertures(points, axes.down), lip_heights(points), axes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +213,7 @@ def measure(aligned: FloatArray, neutral: Neutral) -> FaceMeasures:
     rest = neutral.apertures
     axes = neutral.axes
     mm = neutral.mm
-    now = eye_apertures(aligned)
+    now = eye_apertures(aligned, axes.down)
     diff = (aligned[_MOVED_IDX, :2] - neutral.points[_MOVED_IDX, :2]).astype(np.float64) * mm
     projected = diff @ axes.basis  # (n, 2): across, down
     dist = np.sqrt((diff * diff).sum(axis=1))

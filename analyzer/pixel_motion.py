@@ -16,14 +16,17 @@ and places the regions; how far each point really moved is measured in the image
    upper face, and an affine's shear, fitted to their landmark noise, is magnified down
    at the mouth (it read a 14 px smile as 5 px).
 3. Pyramidal Lucas-Kanade follows each measured point from the neutral canvas to the
-   current one: always from the neutral, so nothing drifts over a session. Eyelids get
-   small windows (a wide one would straddle both lids) started from the landmarks'
-   guess; everything else starts from no motion, so the pixels alone decide.
+   current one, starting from no motion so the pixels alone decide: always from the
+   neutral, so nothing drifts over a session. Eyelids have their own model
+   (``analyzer.eyelids``): a lid slides over an eyeball that stays put.
 4. Checks: a point whose forward-backward track disagrees by more than 0.8 px, or that
    LK loses, is occluded or untextured; it falls back to the landmark position.
-5. Points that should not move (nose bridge, canthi, upper cheeks, glabella) are tracked
-   too; a similarity fitted on their residual motion removes what the landmark fit
-   left of head motion, so a small misfit cannot read as one side moving.
+
+Before step 3 the frame is registered by its pixels (``register``): points that should
+not move with any exercise (nose bridge, canthi, upper cheeks, glabella) are tracked,
+and a similarity fitted on where they went corrects the landmark placement. FaceMesh
+wanders by a few pixels from frame to frame even on a still face; uncorrected, that
+misplacement reads as one side moving, or shifts a lid by half its gap.
 
 The result is the aligned landmark array with every tracked point replaced by where its
 pixels went, in the neutral face's coordinates: ``analyzer.metrics.measure`` reads it
@@ -40,6 +43,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from analyzer.eyelids import LidModel
 from analyzer.face_points import (
     BROW,
     CANTHI,
@@ -62,10 +66,7 @@ CANVAS_W, CANVAS_H = 232, 276
 EYE_SPAN_PX = 96.0  # outer canthus to outer canthus on the canvas
 EYE_LINE = (116.0, 96.0)  # where the point between the eyes sits on the canvas
 WINDOW = (15, 15)
-LID_WINDOW = (9, 9)
-SKIN_WINDOW = (11, 11)
-SKIN_OFFSET = 0.35  # of the lid gap, outside the opening
-LEVELS = 3
+LEVELS = 2
 FB_MAX_PX = 0.8
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.02)
 _CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
@@ -89,6 +90,7 @@ _REGION_POINTS = tuple(
 # upper cheeks, upper forehead): their residual motion is head motion left over.
 PIXEL_STABLE: tuple[int, ...] = (168, 6, 197, 195, 5, 4, 33, 133, 362, 263, 116, 345, 9, 8)
 _ALL = np.array(_REGION_POINTS + PIXEL_STABLE)
+PIXEL_STABLE_IDX = np.array(PIXEL_STABLE)
 _N_REGION = len(_REGION_POINTS)
 _LIDS_IDX = np.array(_LIDS)
 _FIT_IDX = np.array(STABLE_POINTS)
@@ -129,6 +131,8 @@ def to_canvas(gray: Gray, matrix: Matrix) -> Gray:
     warped = cv2.warpAffine(
         gray, matrix, (CANVAS_W, CANVAS_H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    # Local contrast normalised (CLAHE): a dim room, a change of exposure, a gamma-lifted
+    # frame look alike to the tracker, and a dark eye socket keeps its lid edges.
     return np.asarray(_CLAHE.apply(warped), dtype=np.uint8)
 
 
@@ -150,29 +154,30 @@ def _similarity(src: npt.NDArray[np.float64], dst: npt.NDArray[np.float64]) -> M
     return np.column_stack([scale * rot, mu_d - scale * rot @ mu_s])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NeutralImage:
     """The neutral face's pixels on the canvas, and where its points sit there."""
 
     canvas: Gray
     matrix: Matrix  # neutral image coordinates → canvas
     start: npt.NDArray[np.float32]  # (len(_ALL), 2) canvas positions of the tracked points
-    lids: npt.NDArray[np.float32]  # (len(_LIDS), 2)
-    lid_skin: npt.NDArray[np.float32]  # beside each lid point, outside the opening
+    lids: LidModel  # the eyelids' predicted profiles
+    lid_samples: npt.NDArray[np.float64]  # (k, 2) canvas places the lid profiles read
     fit_target: npt.NDArray[np.float64]  # canvas positions of STABLE_POINTS
 
     @classmethod
     def of(cls, neutral_points: FloatArray, canvas: Gray) -> NeutralImage:
         matrix = canvas_matrix(neutral_points)
         lids = apply(matrix, neutral_points[_LIDS_IDX, :2]).astype(np.float32)
-        gaps = np.abs(lids[1::2, 1] - lids[0::2, 1])  # (upper, lower) pairs alternate
-        away = np.repeat(np.maximum(gaps * SKIN_OFFSET, 2.0), 2) * np.tile([-1.0, 1.0], len(gaps))
+        gaps = np.repeat(np.maximum(lids[1::2, 1] - lids[0::2, 1], 1.0), 2).astype(np.float64)
+        model = LidModel(canvas, lids, gaps)
+        x, y = model.sample_points()
         return cls(
             canvas=canvas,
             matrix=matrix,
             start=apply(matrix, neutral_points[_ALL, :2]).astype(np.float32),
-            lids=lids,
-            lid_skin=(lids + np.column_stack([np.zeros_like(away), away])).astype(np.float32),
+            lids=model,
+            lid_samples=np.column_stack([x.ravel(), y.ravel()]).astype(np.float64),
             fit_target=apply(matrix, neutral_points[_FIT_IDX, :2]),
         )
 
@@ -180,11 +185,20 @@ class NeutralImage:
     def from_frames(
         cls, neutral_points: FloatArray, frames: Sequence[tuple[FloatArray, Gray]]
     ) -> NeutralImage:
-        """The pixelwise median of the calibration frames, each warped onto the canvas
-        by its own landmarks (noise averages out; a blink in one frame does not count)."""
+        """The pixelwise median of the calibration frames on the canvas (noise averages
+        out; a blink in one frame does not count). FaceMesh in tracking mode wanders by a
+        few pixels even on a still face, so each frame is placed by its landmarks and then
+        registered by its pixels onto the frame whose placement is closest to the median.
+        """
         matrix = canvas_matrix(neutral_points)
         target = apply(matrix, neutral_points[_FIT_IDX, :2])
-        canvases = [to_canvas(gray, fit_affine(pts[_FIT_IDX, :2], target, _FIT_KEEP)) for pts, gray in frames]
+        fits = [fit_affine(pts[_FIT_IDX, :2], target, _FIT_KEEP) for pts, _ in frames]
+        ref = int(np.argmin([np.abs(fit - matrix).sum() for fit in fits]))
+        reference = to_canvas(frames[ref][1], fits[ref])
+        stable = apply(matrix, neutral_points[PIXEL_STABLE_IDX, :2]).astype(np.float32)
+        canvases = [
+            register(reference, gray, fit, stable)[0] for (_, gray), fit in zip(frames, fits, strict=True)
+        ]
         median = np.median(np.stack(canvases), axis=0).astype(np.uint8)
         return cls.of(neutral_points, median)
 
@@ -202,55 +216,77 @@ class NeutralImage:
         where its pixels went; points that fail the checks keep the landmark value."""
         to_cv = fit_affine(points[_FIT_IDX, :2], self.fit_target, _FIT_KEEP)
         current = to_canvas(gray, to_cv)
-        moved, ok = _lk(self.canvas, current, self.start, None, WINDOW, LEVELS)
-        # Lids in two steps. The iris does not move when the lid slides over it, so a
-        # window on the lid margin is pulled towards "no motion": first the lid skin
-        # just outside the opening (above the upper lid, below the lower) is followed,
-        # then the margin itself in a small window, starting from where the skin went.
-        skin, skin_ok = _lk(self.canvas, current, self.lid_skin, None, SKIN_WINDOW, 2)
-        guess = self.lids + np.where(skin_ok[:, None], skin - self.lid_skin, 0.0).astype(np.float32)
-        lids, lid_ok = _lk(self.canvas, current, self.lids, guess, LID_WINDOW, 0)
-
-        # Residual head motion from the points that should not have moved.
-        stable_ok = ok[_N_REGION:]
-        if int(stable_ok.sum()) >= 6:
-            src = moved[_N_REGION:][stable_ok].astype(np.float64)
-            dst = self.start[_N_REGION:][stable_ok].astype(np.float64)
-            fix = _similarity(src, dst)
-            err = ((apply(fix, src) - dst) ** 2).sum(axis=1)
-            keep = np.argsort(err)[: max(5, int(len(src) * 0.7))]
-            fix = _similarity(src[keep], dst[keep])
+        moved, ok = _lk(self.canvas, current, self.start)
+        # Registration by pixels: where the points that never move went is what the
+        # landmark placement got wrong; ``fix`` maps the current canvas onto the neutral's.
+        fix = _residual(moved[_N_REGION:], ok[_N_REGION:], self.start[_N_REGION:])
+        samples = self.lid_samples
+        if fix is not None:
             moved = apply(fix, moved).astype(np.float32)
-            lids = apply(fix, lids).astype(np.float32)
+            samples = apply(invert(fix), samples)
+        # Lids: their own model (analyzer.eyelids), since the eyeball they slide over
+        # stays put; they travel along the canvas' vertical (the face's own).
+        shape = (len(self.lids.lids) * 3, -1)
+        where = (
+            samples[:, 0].reshape(shape).astype(np.float32),
+            samples[:, 1].reshape(shape).astype(np.float32),
+        )
+        travel = self.lids.travel(self.lids.profiles(current, where))
+        lids = self.lids.lids.copy()
+        lids[:, 1] += travel * self.lids.sign
 
         back = invert(self.matrix)
         out = aligned.copy()
-        region = _ALL[:_N_REGION][ok[:_N_REGION]]
-        out[region, :2] = apply(back, moved[:_N_REGION][ok[:_N_REGION]])
-        out[_LIDS_IDX[lid_ok], :2] = apply(back, lids[lid_ok])
+        region = ok[:_N_REGION]
+        out[_ALL[:_N_REGION][region], :2] = apply(back, moved[:_N_REGION][region])
+        out[_LIDS_IDX, :2] = apply(back, lids)
         return out
 
 
+def _residual(
+    found: npt.NDArray[np.float32], ok: npt.NDArray[np.bool_], stable: npt.NDArray[np.float32]
+) -> Matrix | None:
+    """Similarity taking where the never-moving points were found back to where they
+    belong, the 30 % that fit worst left out; None with too few found."""
+    if int(ok.sum()) < 6:
+        return None
+    src, dst = found[ok].astype(np.float64), stable[ok].astype(np.float64)
+    fix = _similarity(src, dst)
+    err = ((apply(fix, src) - dst) ** 2).sum(axis=1)
+    keep = np.argsort(err)[: max(5, int(len(src) * 0.7))]
+    return _similarity(src[keep], dst[keep])
+
+
+def compose(outer: Matrix, inner: Matrix) -> Matrix:
+    """The affine ``outer(inner(p))``."""
+    return np.column_stack([outer[:, :2] @ inner[:, :2], outer[:, :2] @ inner[:, 2] + outer[:, 2]])
+
+
+def register(
+    reference: Gray, gray: Gray, to_cv: Matrix, stable: npt.NDArray[np.float32]
+) -> tuple[Gray, Matrix]:
+    """``gray`` on the canvas, placed by ``to_cv`` (from landmarks) and then corrected by
+    its pixels (``_residual`` of the never-moving points ``stable``, on ``reference``)."""
+    canvas = to_canvas(gray, to_cv)
+    found, ok = _lk(reference, canvas, stable)
+    fix = _residual(found, ok, stable)
+    if fix is None:
+        return canvas, to_cv
+    corrected = compose(fix, to_cv)
+    return to_canvas(gray, corrected), corrected
+
+
 def _lk(
-    before: Gray,
-    after: Gray,
-    start: npt.NDArray[np.float32],
-    guess: npt.NDArray[np.float32] | None,
-    window: tuple[int, int],
-    levels: int,
+    before: Gray, after: Gray, start: npt.NDArray[np.float32]
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
     """Track ``start`` from ``before`` to ``after``; (positions, passed the checks)."""
     p0 = start.reshape(-1, 1, 2)
-    flags = 0
-    p1_init: Any = None
-    if guess is not None:
-        p1_init = guess.reshape(-1, 1, 2).copy()
-        flags = cv2.OPTFLOW_USE_INITIAL_FLOW
+    none = cast(Any, None)
     p1, st, _ = cv2.calcOpticalFlowPyrLK(
-        before, after, p0, p1_init, winSize=window, maxLevel=levels, criteria=_CRITERIA, flags=flags
+        before, after, p0, none, winSize=WINDOW, maxLevel=LEVELS, criteria=_CRITERIA
     )
     p0b, st_b, _ = cv2.calcOpticalFlowPyrLK(
-        after, before, p1, cast(Any, None), winSize=window, maxLevel=levels, criteria=_CRITERIA
+        after, before, p1, none, winSize=WINDOW, maxLevel=LEVELS, criteria=_CRITERIA
     )
     fb = np.sqrt(((p0b - p0) ** 2).sum(axis=2)).ravel()
     ok = (st.ravel() == 1) & (st_b.ravel() == 1) & (fb < FB_MAX_PX)

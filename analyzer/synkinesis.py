@@ -25,10 +25,10 @@ OCULAR_ORAL_FULL_MM = 6.0
 
 @dataclass(frozen=True, slots=True)
 class SynkinesisLimits:
-    # Both eyes closed by this fraction (as read: the pixel tracker reads a lid closing 80 %
-    # of its gap as about 0.35-0.45, README): a voluntary eye closure.
-    eye_closing: float = 0.25
-    oral_ocular_alert: float = 0.08  # a 25 % narrowing reads about 0.12 (benchmarks)
+    eye_closing: float = 0.4  # both eyes closed by this fraction: a voluntary eye closure
+    # Affected eye closed this much more than the healthy one (a fraction of its own
+    # neutral opening): a 25 % narrowing during a smile reads about 0.2 and alerts.
+    oral_ocular_alert: float = 0.15
     ocular_oral_alert: float = 0.33  # 2 mm of corner movement beyond the noise floor
 
 
