@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 
@@ -144,6 +145,7 @@ class FaceEngine:
             regions["mouth"].weaker,
             self.config.noise_floor_mm,
             self.config.synkinesis,
+            _voluntary(self.tracker.spec.region if self.tracker else None),
         )
         cues: list[str] = []
         exercise: ExerciseState | None = None
@@ -221,6 +223,15 @@ class FaceEngine:
         return SessionSummary(
             sid=sid, frames=frames, exercises=exercises, resting=self.resting, assessment=self.estimate
         )
+
+
+def _voluntary(region: str | None) -> Literal["eye", "mouth"] | None:
+    """Which movement an exercise asks for, as synkinesis detection needs to know."""
+    if region == "eye":
+        return "eye"
+    if region in ("mouth", "nose", "cheek", "lips"):
+        return "mouth"
+    return None
 
 
 def exercise_summary(record: ExerciseRecord) -> ExerciseSummary:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from analyzer.alignment import align
 from analyzer.face_points import BROW, EYELIDS, MOUTH_CORNER, SIDES
@@ -38,6 +39,16 @@ def _targets() -> dict[str, float]:
     for spec in load_catalogue().values():
         out[spec.measure] = min(out.get(spec.measure, spec.target), spec.target)
     return out
+
+
+def _in_runs(indices: npt.NDArray[np.intp], length: int) -> npt.NDArray[np.intp]:
+    """The indices that belong to runs of at least ``length`` consecutive ones (all of
+    them if there is no such run)."""
+    if len(indices) == 0:
+        return indices
+    breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+    runs = [run for run in np.split(indices, breaks) if len(run) >= length]
+    return np.concatenate(runs) if runs else indices
 
 
 def find_neutral(
@@ -71,6 +82,7 @@ def find_neutral(
     span = float(np.percentile(level, 95) - np.percentile(level, 5))
     lowest = float(level[calm].min()) if calm.any() else float(level.min())
     chosen = np.flatnonzero(calm & (level <= lowest + LEVEL_TOLERANCE * span))
+    chosen = _in_runs(chosen, MIN_FRAMES)  # a stretch of rest, not one odd frame
     if len(chosen) < MIN_FRAMES:  # too few calm ones: the lowest frames, calm or not
         chosen = np.sort(np.argsort(level + speed * 1e3 * (~calm))[:MIN_FRAMES])
     if len(chosen) > max_frames:  # evenly spread over the stretch(es) found

@@ -122,6 +122,19 @@ class Progress:
         self.out.flush()
 
 
+def _stretches(indices: list[int], times: list[float]) -> list[list[float]]:
+    """The frames the neutral was made of, as [start, end] seconds per run of frames."""
+    out: list[list[float]] = []
+    prev = -2
+    for i in indices:
+        if out and i == prev + 1:
+            out[-1][1] = round(times[i], 3)
+        else:
+            out.append([round(times[i], 3), round(times[i], 3)])
+        prev = i
+    return out
+
+
 def _usable(landmarks: Landmarks, gates: GateLimits) -> bool:
     """A frame the live path would measure: frontal enough and inside the picture."""
     points = landmarks.points
@@ -356,7 +369,7 @@ def analyze(
     summary = {
         **figures,
         "synkinesis_side": synkinesis_sides.most_common(1)[0][0] if synkinesis_sides else None,
-        "neutral_s": [round(times[neutral_idx[0]], 3), round(times[neutral_idx[-1]], 3)],
+        "neutral_s": _stretches(neutral_idx, times),
         "exercise_detected": spec is None,
         "resting_asymmetry_mm": {"brow": resting.brow_mm, "eye": resting.eye_mm, "mouth": resting.mouth_mm},
         "regions": regions,

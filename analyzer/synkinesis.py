@@ -14,6 +14,7 @@ narrows about 20 % in a big smile):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from analyzer.metrics import Side
 from shared.messages import Synkinesis
@@ -25,7 +26,7 @@ OCULAR_ORAL_FULL_MM = 6.0
 
 @dataclass(frozen=True, slots=True)
 class SynkinesisLimits:
-    eye_closing: float = 0.4  # both eyes closed by this fraction: a voluntary eye closure
+    eye_closing: float = 0.4  # an eye closed by this fraction: a voluntary eye closure
     # Affected eye closed this much more than the healthy one (a fraction of its own
     # neutral opening): a 25 % narrowing during a smile reads about 0.2 and alerts.
     oral_ocular_alert: float = 0.15
@@ -63,20 +64,39 @@ def ocular_oral(mouth_mm: dict[Side, float], noise_floor_mm: float, limits: Synk
     )
 
 
+EYE_DRIVE_FULL = 0.6  # eye closure (fraction) that counts as a full voluntary closure
+MOUTH_DRIVE_FULL_MM = 6.0  # mouth corner travel that counts as a full voluntary movement
+
+
 def detect(
     features: Features,
     mouth_excursion: dict[Side, float],
     mouth_weaker: Side | None,
     noise_floor_mm: float,
     limits: SynkinesisLimits | None = None,
+    voluntary: Literal["eye", "mouth"] | None = None,
 ) -> Synkinesis | None:
     """The synkinesis reading of one frame, or None when neither the eyes nor the mouth
     move on purpose. ``mouth_weaker`` (the side whose mouth moves less) stands for the
-    affected side of an oral-ocular reading."""
+    affected side of an oral-ocular reading.
+
+    Which movement is the voluntary one comes from the exercise when there is one
+    (``voluntary``); otherwise from whichever moves more against a full movement (an
+    eye closing 0.6 of its opening, a corner travelling 6 mm). One eye closing is
+    enough: the palsied eye may hardly close, and its mouth corner moving then is
+    ocular-oral synkinesis, not the other eye narrowing during a smile.
+    """
     limits = limits or SynkinesisLimits()
     closure = features["eye_closure"]
-    if min(closure.values()) >= limits.eye_closing:
+    eye_drive = max(closure.values()) / EYE_DRIVE_FULL
+    mouth_drive = max(mouth_excursion.values()) / MOUTH_DRIVE_FULL_MM
+    if voluntary is None:
+        if max(closure.values()) >= limits.eye_closing and eye_drive >= mouth_drive:
+            voluntary = "eye"
+        elif max(mouth_excursion.values()) >= noise_floor_mm:
+            voluntary = "mouth"
+    if voluntary == "eye" and max(closure.values()) >= limits.eye_closing:
         return ocular_oral(mouth_excursion, noise_floor_mm, limits)
-    if max(mouth_excursion.values()) >= noise_floor_mm:
+    if voluntary == "mouth" and max(mouth_excursion.values()) >= noise_floor_mm:
         return oral_ocular(closure, mouth_weaker, limits)
     return None

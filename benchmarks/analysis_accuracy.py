@@ -163,7 +163,7 @@ def clips_for(face_index: int, kinds: set[str]) -> Iterator[Clip]:
             [(start, 1.6), (sided(smile, 0.5, affected, **{f"droop_mouth_{affected}": droop}), 0.6)]
             + [(sided(smile, 0.5, affected, **{f"droop_mouth_{affected}": droop}), 2.0)],
             start=start,
-            truth={"droop_px": droop, "side": affected},
+            truth={"droop_px": droop, "side": affected, "attempts": 0},  # held 2 s, never released
         )
     if "synkinesis" in kinds:
         for n, narrow in enumerate((0.25, 0.35, 0.5)):
@@ -309,7 +309,8 @@ def run_face(name: str, index: int, kinds: set[str], tally: Tally, workdir: Path
             "naive_side": naive_side,
             "seconds": time.monotonic() - started,
             "truth_side": clip.truth.get("side"),
-            **{k: v for k, v in clip.truth.items() if k != "side"},
+            "attempts_truth": clip.truth.get("attempts", 1),
+            **{k: v for k, v in clip.truth.items() if k not in ("side", "attempts")},
         }
         tally.add(**row)
         sym = "  n/a" if s["symmetry"] is None else f"{s['symmetry']:.2f}"
@@ -371,33 +372,33 @@ def summarise(tally: Tally) -> dict[str, Any]:
         "naive": sum(r["naive_side"] == r["truth_side"] for r in weak) / max(1, len(weak)),
         "clips": len(weak),
     }
-    pos = [r for r in measured if r.get("synkinesis") is not None and r.get("synkinesis") is True]
     # "synkinesis" holds the reading; the truth is in the clip's name.
     pos = [r for r in measured if r["clip"].startswith("synkinesis")]
     neg = [r for r in measured if r["clip"].startswith("no synkinesis")]
     out["synkinesis"] = {
         "auc": auc([r["synkinesis"] for r in pos], [r["synkinesis"] for r in neg]),
         "side_right": sum(r["synkinesis_side"] == r["truth_side"] for r in pos) / max(1, len(pos)),
-        "alerted_25pct": sum(r["synkinesis"] >= 0.15 for r in pos) / max(1, len(pos)),
+        "alerted": sum(r["synkinesis"] >= 0.15 for r in pos) / max(1, len(pos)),
+        "false_alerts": sum(r["synkinesis"] >= 0.15 for r in neg) / max(1, len(neg)),
         "clips": len(pos) + len(neg),
     }
     droop = [r for r in measured if r["clip"] == "resting droop"]
     errors = []
     for r in droop:
+        # The droop adds to the face's own resting asymmetry: the change is compared,
+        # against the same face's reading on its other clips.
+        own = statistics.median(
+            x["resting_mouth_mm"] for x in measured if x["face"] == r["face"] and x["clip"] != "resting droop"
+        )
         truth = r["droop_px"] * r["mm_per_px"] * SIZE[0] / 640  # px of the 640 base → mm
-        truth_signed = -truth if r["truth_side"] == "left" else truth  # left - right corner height
-        errors.append(abs(r["resting_mouth_mm"] - truth_signed))
+        truth_signed = truth if r["truth_side"] == "right" else -truth  # left - right corner height
+        errors.append(abs(r["resting_mouth_mm"] - own - truth_signed))
     out["resting_droop_error_mm"] = statistics.mean(errors) if errors else None
-    att = [
-        r for r in measured if "attempts" in r and r.get("clip", "").startswith(("smile x3", "short rest"))
-    ]
-    out["attempts_exact"] = sum(r["attempts"] == r.get("attempts_truth", r["attempts"]) for r in att)
-    counted = [r for r in measured if r["clip"] in ("smile x3",) or r["clip"].startswith("short rest")]
-    exact = 0
-    for r in counted:
-        truth = 3 if r["clip"] == "smile x3" else 1
-        exact += r["attempts"] == truth
-    out["attempts_exact"] = {"exact": exact, "clips": len(counted)}
+    counted = [r for r in measured if "attempts_truth" in r]
+    out["attempts_exact"] = {
+        "exact": sum(r["attempts"] == r["attempts_truth"] for r in counted) / max(1, len(counted)),
+        "clips": len(counted),
+    }
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cv2
+import msgspec
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from analyzer.cues import CUE_FACE_CAMERA
 from analyzer.frames import encode_jpeg
 from analyzer.landmarks import FaceMeshLandmarker
 from analyzer.metrics import Neutral, measure, mm_per_unit
+from analyzer.pixel_motion import CANVAS_H, CANVAS_W
 from analyzer.synthetic import FACES, Movement, SyntheticFace
 from shared.messages import Feedback, Frame
 
@@ -144,3 +146,40 @@ def test_resting_droop_on_one_side_is_measured_in_millimetres(face: SyntheticFac
     # FaceMesh follows a brow at 0.6-1.0 of the warp (README, synthetic faces).
     assert 0.5 * 5 * mm_per_px < brow - brow0 < 1.2 * 5 * mm_per_px
     assert eye - eye0 < -0.5
+
+
+def test_a_still_corner_reads_still_while_the_other_smiles(
+    calibrated: SessionAnalysis, any_face: SyntheticFace
+) -> None:
+    # FaceMesh drags a still corner along with a moving one; the pixels do not move.
+    settle(calibrated, any_face.render(Movement(smile_left=14)), 12)
+    assert calibrated.engine is not None
+    smile = calibrated.engine.last_features["smile"]
+    assert smile["left"] > 3.0 and smile["right"] < 0.1 * smile["left"], smile
+
+
+def test_eye_closure_reads_the_lids_as_the_pixels_show_them(
+    calibrated: SessionAnalysis, any_face: SyntheticFace
+) -> None:
+    settle(calibrated, any_face.render(Movement(eye_close_left=0.8, eye_close_right=0.4)), 12)
+    assert calibrated.engine is not None
+    closure = calibrated.engine.last_features["eye_closure"]
+    assert abs(closure["left"] - 0.8) < 0.2 and abs(closure["right"] - 0.4) < 0.15, closure
+    assert abs(closure["right"] / closure["left"] - 0.5) < 0.15, closure
+
+
+def test_the_checkpoint_carries_the_neutral_pixels_and_a_successor_measures_alike(
+    calibrated: SessionAnalysis, any_face: SyntheticFace
+) -> None:
+    checkpoint = calibrated.checkpoint()
+    assert checkpoint is not None and len(checkpoint.neutral_image) == CANVAS_W * CANVAS_H
+    successor = SessionAnalysis("unit-test-1", "w2", FaceMeshLandmarker(), checkpoint=checkpoint)
+    image = any_face.render(Movement(smile_left=14, smile_right=7))
+    settle(calibrated, image, 10)
+    settle(successor, image, 10)
+    assert calibrated.engine is not None and successor.engine is not None
+    first, second = calibrated.engine.last_features["smile"], successor.engine.last_features["smile"]
+    assert abs(first["left"] - second["left"]) < 0.5 and abs(first["right"] - second["right"]) < 0.5
+    broken = msgspec.structs.replace(checkpoint, neutral_image=b"short")
+    with pytest.raises(ValueError, match="neutral image"):
+        SessionAnalysis("unit-test-1", "w3", FaceMeshLandmarker(), checkpoint=broken)

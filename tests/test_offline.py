@@ -54,9 +54,9 @@ def test_a_weak_right_smile_is_counted_and_named(smile_clip: Path) -> None:
     assert s["exercise"] == "closed_smile" and not s["exercise_detected"]
     assert s["reps"] == 3 and s["attempts"] == 3
     assert s["affected_side"] == "right"
-    # FaceMesh's shape prior drags the still corner along (~2 px per 14 px): the
-    # measured ratio sits above the warp's; the README reports the error per movement.
-    assert abs(s["symmetry"] - TRUE_RATIO) < 0.2
+    # Read from the pixels (analyzer.pixel_motion): FaceMesh's shape prior, which drags
+    # the still corner along, does not decide; the README reports the error per movement.
+    assert abs(s["symmetry"] - TRUE_RATIO) < 0.1
     assert 0.0 <= s["synkinesis"] <= 1.0
     assert set(s["regions"]) == {"brow", "eye", "mouth", "nose"}
     assert s["regions"]["mouth"]["weaker"] == "right"
@@ -140,3 +140,64 @@ def test_eye_narrowing_on_the_weak_side_while_smiling_is_synkinesis(
     # The eye moving spoils the form: the catalogue's control asks to keep it soft.
     assert any("Keep your eye soft" in p["cues"] for p in with_synkinesis["series"])
     assert s["reps"] < plain["reps"] == 3
+
+
+def test_synkinesis_of_a_quarter_of_the_opening_alerts(face: SyntheticFace, tmp_path: Path) -> None:
+    report = analyze(synkinesis_clip(face, tmp_path / "quarter.mp4", 0.25, 0.0), "closed_smile")
+    s = report["summary"]
+    assert s["synkinesis"] >= 0.15 and s["synkinesis_side"] == "right", s
+
+
+def one_smile(lead_s: float, tail_s: float, start_smiling: bool = False) -> list[tuple[Movement, float]]:
+    smile = Movement(smile_left=14, smile_right=14 * TRUE_RATIO)
+    if start_smiling:  # already smiling when the clip starts; rest only at the end
+        return [(smile, 3.5), (Movement(), 0.7), (Movement(), tail_s)]
+    return [(Movement(), lead_s), (smile, 0.7), (smile, 3.5), (Movement(), 0.7), (Movement(), tail_s)]
+
+
+@pytest.mark.parametrize(
+    ("lead_s", "tail_s", "start_smiling"),
+    [(0.5, 0.3, False), (0.0, 1.6, True)],
+    ids=["short-rest", "rest-at-end"],
+)
+def test_the_neutral_is_found_in_the_clip_itself(
+    face: SyntheticFace, tmp_path: Path, lead_s: float, tail_s: float, start_smiling: bool
+) -> None:
+    path = tmp_path / "clip.mp4"
+    start = Movement(smile_left=14, smile_right=14 * TRUE_RATIO) if start_smiling else None
+    steps = one_smile(lead_s, tail_s, start_smiling)
+    write_video(path, script_frames(face, steps, FPS, HeadMotion(seed=9), start=start), FPS)
+    s = analyze(path, "closed_smile")["summary"]
+    assert s["affected_side"] == "right" and abs(s["symmetry"] - TRUE_RATIO) < 0.1, s
+    assert s["attempts"] == 1
+    moving = (0.0, 3.6) if start_smiling else (lead_s + 0.1, lead_s + 4.8)
+    for start, end in s["neutral_s"]:  # the rest before and after, never the smile
+        assert end < moving[0] or start > moving[1], s["neutral_s"]
+
+
+def test_cli_takes_the_neutral_stretch_and_refuses_a_bad_one(face: SyntheticFace, tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    write_video(path, script_frames(face, one_smile(1.0, 0.5), FPS), FPS)
+    given = run_cli(str(path), "--exercise", "closed_smile", "--neutral", "0-0.9", "--json")
+    assert given.returncode == 0, given.stderr
+    neutral = json.loads(given.stdout)["summary"]["neutral_s"]
+    assert neutral and all(0 <= start <= end <= 0.9 for start, end in neutral)
+    bad = run_cli(str(path), "--neutral", "2-1")
+    assert bad.returncode == 2 and "--neutral 2-1" in bad.stderr and bad.stdout == ""
+    nowhere = run_cli(str(path), "--neutral", "30-40")
+    assert nowhere.returncode == 3 and "no frame" in nowhere.stderr
+
+
+def test_a_dim_clip_is_brightened_and_measured(face: SyntheticFace, tmp_path: Path) -> None:
+    path = tmp_path / "dim.mp4"
+    frames = (
+        (np.clip((img / 255.0 * 0.2) ** 1.15 * 255, 0, 255)).astype(np.uint8)
+        for img in script_frames(face, one_smile(1.6, 0.5), FPS, HeadMotion(seed=2))
+    )
+    write_video(path, frames, FPS)
+    report = analyze(path, "closed_smile")
+    s = report["summary"]
+    assert report["tracked"] == report["frames"]
+    assert s["affected_side"] == "right" and abs(s["symmetry"] - TRUE_RATIO) < 0.15, s
+    # Still measured, and the patient is told what would help.
+    assert any("Move into the light" in p["cues"] for p in report["series"])

@@ -173,3 +173,14 @@ def test_which_pattern_is_read_depends_on_what_moves() -> None:
     assert closing is not None and closing.kind == "ocular_oral"
     smiling = detect(feats(eye_closure=(0.1, 0.3)), {"left": 6.0, "right": 2.0}, "right", 1.5)
     assert smiling is not None and smiling.kind == "oral_ocular" and smiling.side == "right"
+
+
+def test_mouth_movement_while_only_the_healthy_eye_closes_is_ocular_oral_on_the_weak_side() -> None:
+    # Right palsy: the left eye closes, the right hardly (0.15), and the right corner is
+    # pulled 3.5 mm. This is ocular-oral synkinesis on the right, not the left eye
+    # "narrowing during a mouth movement".
+    reading = detect(feats(eye_closure=(0.8, 0.15)), {"left": 0.4, "right": 3.5}, "left", 1.5)
+    assert reading is not None and reading.kind == "ocular_oral" and reading.side == "right"
+    # The exercise says which movement is voluntary, whatever moves more.
+    told = detect(feats(eye_closure=(0.5, 0.5)), {"left": 5.0, "right": 2.0}, "right", 1.5, voluntary="mouth")
+    assert told is not None and told.kind == "oral_ocular"
