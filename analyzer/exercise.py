@@ -22,7 +22,7 @@ from analyzer.cues import (
     form_cues,
     tempo_cue,
 )
-from analyzer.metrics import SIDE_BLIND_FEATURES, Side, symmetry
+from analyzer.metrics import Side, symmetry
 from shared.exercises import ExerciseSpec, get_exercise
 from shared.messages import ExerciseState, Phase, Sides
 
@@ -91,7 +91,6 @@ class ExerciseTracker:
         self.spec = spec
         self.noise_floor = noise_floor
         self.record = record or ExerciseRecord(name=spec.name)
-        self._side_blind = spec.measure in SIDE_BLIND_FEATURES
         self.phase: Phase = "rest"
         self.set = 1
         self.rep = 0
@@ -137,7 +136,7 @@ class ExerciseTracker:
         spec = self.spec
         left, right = self.amount(features)
         amount = max(left, right)
-        index, weaker = (None, None) if self._side_blind else symmetry(left, right, self.noise_floor)
+        index, weaker = symmetry(left, right, self.noise_floor)
         broken = [c.cue for c in spec.controls if max(features[c.measure].values()) > c.max]
         cues: list[str] = []
         start_level = max(START_FRACTION * spec.target, self.noise_floor)

@@ -60,10 +60,6 @@ IRIS_DIAMETER_MM = 11.7  # nearly constant across adults; gives millimetres (as 
 REGIONS = ("brow", "eye", "mouth", "nose")
 # Direction-specific per-side measures the exercises use (shared.exercises.MEASURES).
 FEATURES = ("brow_lift", "eye_closure", "smile", "pucker", "snarl", "cheek_puff", "lip_press")
-# FaceMesh (0.10.21) moves both sides' landmarks together for these: one-sided warps of
-# a real photo read as symmetric (README, accuracy). Repetitions are counted, but the
-# sides are not compared: no symmetry index, no weaker side.
-SIDE_BLIND_FEATURES = frozenset({"snarl", "lip_press"})
 
 
 def mm_per_unit(points: FloatArray) -> float:

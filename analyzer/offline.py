@@ -28,7 +28,7 @@ from analyzer.cues import GateLimits, framing_cue, pose_cue
 from analyzer.engine import exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray, Landmarker, Landmarks
-from analyzer.metrics import REGIONS, SIDE_BLIND_FEATURES, inter_pupil_distance, symmetry
+from analyzer.metrics import REGIONS, inter_pupil_distance, symmetry
 from analyzer.neutral import find_neutral
 from analyzer.pose import head_pose
 from shared.exercises import get_exercise
@@ -179,12 +179,9 @@ def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) 
     summary = exercise_summary(record)
     floor = tracker.noise_floor
     peaks = {side: _peak(values[side]) for side in ("left", "right")}
-    side_blind = tracker.spec.measure in SIDE_BLIND_FEATURES
     index: float | None
     weaker: str | None
-    if side_blind:
-        index, weaker = None, None
-    elif summary.symmetry is not None:  # the median over counted holds
+    if summary.symmetry is not None:  # the median over counted holds
         index = summary.symmetry
         votes = Counter(record.weaker)
         weaker = votes.most_common(1)[0][0] if votes and index < 0.9 else None
@@ -194,7 +191,7 @@ def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) 
         "exercise": tracker.spec.name,
         "symmetry": None if index is None else round(index, 3),
         "affected_side": weaker,
-        "sides_compared": not side_blind,
+        "sides_compared": True,  # every measure is read per side from the pixels
         "reps": record.reps,
         "attempts": record.attempts,
         "sets": record.sets,

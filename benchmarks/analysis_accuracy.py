@@ -8,7 +8,8 @@ what ``telerehab analyze VIDEO --exercise E --json`` runs (``analyzer.offline.an
 so the figures are the user's figures. Clip kinds, per face:
 
 * k grid: smile, eye closure, brow raise, pucker at k in {0, .25, .5, .75, 1} after
-  1.6 s of rest, with a little head sway (the affected side alternates by face);
+  1.6 s of rest, with a little head sway (the affected side alternates by face); snarl,
+  lip press and cheek puff at k in {0, .5, 1} (reported per exercise, not in "all");
 * three repetitions of a smile: ``attempts`` (movements to target and back) exact?
 * resting droop: one mouth corner 4 px lower at rest; error of the reported mm;
 * synkinesis: a smile during which the affected eye narrows 25-50 % (positives) or not
@@ -70,7 +71,13 @@ MOVEMENTS = (
     Movement1("brow_raise", "brow", 12.0),
     Movement1("pucker", "pucker", 12.0),
 )
-BY_EXERCISE = {m.exercise: m for m in MOVEMENTS}
+# Three more movements, on a shorter grid (k in 0, .5, 1), reported on their own.
+EXTRA = (
+    Movement1("snarl", "snarl", 10.0),
+    Movement1("lip_press", "lip_press", 6.0),
+    Movement1("cheek_puff", "cheek", 10.0),
+)
+BY_EXERCISE = {m.exercise: m for m in MOVEMENTS + EXTRA}
 
 
 def sided(m: Movement1, k: float, affected: Side, **extra: float) -> Movement:
@@ -147,6 +154,16 @@ def clips_for(face_index: int, kinds: set[str]) -> Iterator[Clip]:
                     hold(sided(m, k, affected)),
                     motion=HeadMotion(seed=face_index * 31 + int(k * 4)),
                     truth={"k": k, "side": affected},
+                )
+    if "extra" in kinds:
+        for m in EXTRA:
+            for k in (0.0, 0.5, 1.0):
+                yield Clip(
+                    f"{m.exercise} k={k}",
+                    m.exercise,
+                    hold(sided(m, k, affected)),
+                    motion=HeadMotion(seed=face_index * 17 + int(k * 4)),
+                    truth={"k": k, "side": affected, "extra": True},
                 )
     if "reps" in kinds:
         move = sided(smile, 0.6, affected)
@@ -335,12 +352,20 @@ def _mae(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def summarise(tally: Tally) -> dict[str, Any]:
     measured = [r for r in tally.rows if "refused" not in r]
-    with_k = [r for r in measured if "k" in r]
+    extra = [r for r in measured if r.get("extra")]
+    with_k = [r for r in measured if "k" in r and not r.get("extra")]
     out: dict[str, Any] = {"clips": len(tally.rows), "refused": len(tally.rows) - len(measured)}
     out["symmetry_mae"] = {"all": _mae(with_k, "symmetry"), "naive": _mae(with_k, "naive")}
     by_ex: dict[str, Any] = {}
     for m in MOVEMENTS:
         rows = [r for r in with_k if r["exercise"] == m.exercise]
+        by_ex[m.exercise] = {
+            "engine": _mae(rows, "symmetry"),
+            "naive": _mae(rows, "naive"),
+            "clips": len(rows),
+        }
+    for m in EXTRA:
+        rows = [r for r in extra if r["exercise"] == m.exercise]
         by_ex[m.exercise] = {
             "engine": _mae(rows, "symmetry"),
             "naive": _mae(rows, "naive"),
@@ -407,7 +432,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--faces", nargs="*", default=list(FACES), help=f"default: {list(FACES)}")
-    kinds_all = ["grid", "reps", "droop", "synkinesis", "motion", "nuisance", "lead"]
+    kinds_all = ["grid", "extra", "reps", "droop", "synkinesis", "motion", "nuisance", "lead"]
     parser.add_argument("--kinds", nargs="*", default=kinds_all, help=f"default: {kinds_all}")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
