@@ -199,6 +199,11 @@ class SessionAnalysis:
             assessment=result.assessment,
         )
 
+    def use_baseline(self, baseline: Baseline) -> None:
+        """Calibrated already (``telerehab analyze`` finds the neutral in the clip)."""
+        self.baseline = baseline
+        self._start_engine(baseline)
+
     def _start_engine(self, baseline: Baseline) -> None:
         self.engine = FaceEngine(baseline, self.config.engine)
         self.engine.records = self._carry_records

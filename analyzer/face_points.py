@@ -12,7 +12,12 @@ from typing import Literal
 Side = Literal["left", "right"]
 SIDES: tuple[Side, Side] = ("left", "right")
 
-BROW: dict[Side, tuple[int, ...]] = {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)}
+# The eyebrow, upper edge then lower edge: it moves as one piece, and ten points give the
+# median something to reject (an edge hidden under a fringe or a hat brim).
+BROW: dict[Side, tuple[int, ...]] = {
+    "right": (70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
+    "left": (300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
+}
 MOUTH_CORNER: dict[Side, tuple[int, ...]] = {"right": (61,), "left": (291,)}
 # (upper lid, lower lid) pairs across the palpebral fissure, from the outer to the inner
 # third of the eye: five, so one pair misread (a lash, a fold) cannot move the median.
@@ -26,8 +31,6 @@ NASAL_ALA: dict[Side, tuple[int, ...]] = {"right": (98, 129), "left": (327, 358)
 CHEEK: dict[Side, tuple[int, ...]] = {"right": (205, 187, 147, 123), "left": (425, 411, 376, 352)}
 # (upper lip outer edge, lower lip outer edge) halfway between the midline and the corner.
 LIP_EDGES: dict[Side, tuple[int, int]] = {"right": (37, 84), "left": (267, 314)}
-# Midline of the lips: upper lip top and bottom, lower lip top and bottom.
-LIP_MIDLINE: tuple[int, ...] = (0, 13, 14, 17)
 
 IRIS_CENTRES: dict[Side, int] = {"right": 468, "left": 473}
 # Iris edge pairs (horizontal and vertical) for the refined iris landmarks.

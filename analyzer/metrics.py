@@ -26,7 +26,6 @@ from analyzer.face_points import (
     IRIS_CENTRES,
     IRIS_EDGES,
     LIP_EDGES,
-    LIP_MIDLINE,
     MOUTH_CORNER,
     NASAL_ALA,
     SIDES,
@@ -116,7 +115,6 @@ _GROUPS: dict[str, dict[Side, tuple[int, ...]]] = {
     "nose": NASAL_ALA,
     "cheek": CHEEK,
     "canthi": {side: tuple(CANTHI[side]) for side in SIDES},
-    "lips_mid": dict.fromkeys(SIDES, LIP_MIDLINE),
 }
 _MOVED: list[int] = []
 _SLICES: dict[tuple[str, Side], slice] = {}
@@ -125,10 +123,7 @@ for _group, _sides in _GROUPS.items():
         _SLICES[(_group, _side)] = slice(len(_MOVED), len(_MOVED) + len(_sides[_side]))
         _MOVED.extend(_sides[_side])
 _MOVED_IDX = np.array(_MOVED)
-# Group means in one numpy call each (np.add.reduceat over the groups' runs).
 _GROUP_KEYS = list(_SLICES)
-_GROUP_STARTS = np.array([_SLICES[k].start for k in _GROUP_KEYS])
-_GROUP_SIZES = np.array([_SLICES[k].stop - _SLICES[k].start for k in _GROUP_KEYS], dtype=np.float64)
 _OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}  # "across" points to the patient's left
 _SMILE_DIR = 1 / math.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
 
@@ -214,9 +209,9 @@ def measure(aligned: FloatArray, neutral: Neutral) -> FaceMeasures:
     projected = diff @ axes.basis  # (n, 2): across, down
     dist = np.sqrt((diff * diff).sum(axis=1))
     table = np.column_stack([projected, dist])  # (n, 3)
-    sums = np.add.reduceat(table, _GROUP_STARTS, axis=0) / _GROUP_SIZES[:, None]
-    # Plain floats from here on: per-item numpy calls would cost more than the maths.
-    means = dict(zip(_GROUP_KEYS, sums.tolist(), strict=True))  # key -> [across, down, dist]
+    # Each group's median point: one point a tracker misread (a hat brim over a brow, a
+    # lash) cannot move the group. Plain floats from here on.
+    means = {key: np.median(table[_SLICES[key]], axis=0).tolist() for key in _GROUP_KEYS}
     lips_rest = neutral.lips
     lips_now = lip_heights(aligned)
 

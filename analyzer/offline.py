@@ -23,13 +23,15 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from analyzer.analysis import AnalysisConfig, SessionAnalysis, outside_fraction, prepare
+from analyzer.analysis import SessionAnalysis, outside_fraction, prepare
+from analyzer.baseline import Baseline
 from analyzer.cues import GateLimits, framing_cue, pose_cue
 from analyzer.engine import exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray, Landmarker, Landmarks
 from analyzer.metrics import REGIONS, inter_pupil_distance, symmetry
-from analyzer.neutral import find_neutral
+from analyzer.neutral import baseline_of, calm_runs, frames_to_read, pick_neutral
+from analyzer.pixel_motion import Gray, to_gray
 from analyzer.pose import head_pose
 from shared.exercises import get_exercise
 from shared.messages import Command, Feedback
@@ -122,16 +124,16 @@ class Progress:
         self.out.flush()
 
 
-def _stretches(indices: list[int], times: list[float]) -> list[list[float]]:
-    """The frames the neutral was made of, as [start, end] seconds per run of frames."""
+def _stretches(indices: list[int], times: list[float], gap_s: float = 0.5) -> list[list[float]]:
+    """The frames the neutral was made of, as [start, end] seconds per stretch (frames
+    less than ``gap_s`` apart belong to one stretch)."""
     out: list[list[float]] = []
-    prev = -2
     for i in indices:
-        if out and i == prev + 1:
-            out[-1][1] = round(times[i], 3)
+        t = round(times[i], 3)
+        if out and t - out[-1][1] <= gap_s:
+            out[-1][1] = t
         else:
-            out.append([round(times[i], 3), round(times[i], 3)])
-        prev = i
+            out.append([t, t])
     return out
 
 
@@ -241,8 +243,8 @@ def analyze(
     """Analyse a video file; returns the JSON-able report (see the README for its fields).
 
     Three reads of the file: landmarks for every frame (FaceMesh, the costly part), the
-    neutral stretch's frames for calibration (``neutral`` seconds, or found by
-    ``analyzer.neutral.find_neutral``), then every frame through the live path.
+    pixels of the calm stretches the neutral may be made of (``analyzer.neutral``, or
+    the ``neutral`` seconds given), then every frame through the live path.
     """
     spec = get_exercise(exercise) if exercise else None  # CatalogueError before any decoding
     gates = GateLimits()
@@ -269,33 +271,43 @@ def analyze(
         lm.points if lm is not None and _usable(lm, gates) else None for lm in recorded
     ]
     if neutral is not None:
-        neutral_idx = [
-            i for i, t in enumerate(times) if neutral[0] <= t <= neutral[1] and usable[i] is not None
-        ]
-        if not neutral_idx:
+        given = [i for i, t in enumerate(times) if neutral[0] <= t <= neutral[1] and usable[i] is not None]
+        if not given:
             raise AnalyzeError(
                 f"--neutral {neutral[0]:g}-{neutral[1]:g}: no frame with a steady, frontal face there",
                 exit_code=3,
             )
+        wanted = set(given[:: max(1, len(given) // 20)][:20])
     else:
-        neutral_idx = find_neutral(usable, spec.measure if spec else None)
+        candidates = calm_runs(usable, spec.measure if spec else None)
+        wanted = frames_to_read(candidates)
 
-    replay = ReplayLandmarker(recorded)
-    config = AnalysisConfig(calibration_frames=max(1, len(neutral_idx)))
-    analysis = SessionAnalysis(OFFLINE_SID, "offline", replay, config)
-    if spec is not None:
-        start = Command(sid=OFFLINE_SID, command="start_exercise", issued_ms=0, exercise=spec.name)
-        analysis.apply(start, "0-0")
-    if neutral_idx:
-        wanted = set(neutral_idx)
+    # Second read: the pixels of the frames the neutral may be made of (grey, only these).
+    gray: dict[int, Gray] = {}
+    if wanted:
+        last = max(wanted)
         _, frames = read_video(path, max_side)
         for frame in frames:
             if frame.index in wanted:
-                replay.index = frame.index
-                analysis.analyse_image(frame.rgb, frame.index, int(round(frame.t * 1000)))
-            if frame.index >= neutral_idx[-1]:
+                gray[frame.index] = to_gray(prepare(frame.rgb, gates)[0])
+            if frame.index >= last:
                 break
         frames.close()
+    baseline: Baseline | None = None
+    neutral_idx: list[int] = []
+    if neutral is not None and gray:
+        neutral_idx = sorted(gray)
+        baseline = baseline_of(neutral_idx, usable, gray)
+    elif gray:
+        baseline, neutral_idx = pick_neutral(candidates, usable, gray)
+
+    replay = ReplayLandmarker(recorded)
+    analysis = SessionAnalysis(OFFLINE_SID, "offline", replay)
+    if spec is not None:
+        start = Command(sid=OFFLINE_SID, command="start_exercise", issued_ms=0, exercise=spec.name)
+        analysis.apply(start, "0-0")
+    if baseline is not None:
+        analysis.use_baseline(baseline)
 
     series: list[dict[str, Any]] = []
     statuses: Counter[str] = Counter()

@@ -6,27 +6,30 @@ it closes an eye it sees half-closed more evenly than it is. A palsy face is exa
 face whose sides move differently, so FaceMesh here only finds the face, fits the pose
 and places the regions; how far each point really moved is measured in the image:
 
-1. The neutral face (the calibration frames) is warped into a fixed *canvas*: the face's
-   own frame (eye line horizontal, the patient's left towards +x, 72 px between the
-   outer eye corners), and the frames' pixelwise median is kept, contrast-normalised
-   (CLAHE, so a dim room or a change of exposure reads the same).
-2. Each new frame is warped into the same canvas by a similarity fitted on its
+1. The neutral face (the calibration frames) is warped onto a fixed *canvas*: the face's
+   own frame (eye line horizontal, the patient's left towards +x, 96 px between the
+   outer eye corners; 184x170 px from the brows to below the lips), contrast-normalised
+   (CLAHE, so a dim room or a change of exposure reads the same). Each calibration
+   frame is placed by its landmarks, then registered by its pixels (``register``) onto
+   the frame placed closest to the median, and the pixelwise median is kept.
+2. Each new frame is warped onto the same canvas by a similarity fitted on its
    landmarks' stable points (canthi, nose, outline) onto the neutral's, with the quarter
    that fits worst left out. A similarity, not an affine: the stable points sit in the
    upper face, and an affine's shear, fitted to their landmark noise, is magnified down
    at the mouth (it read a 14 px smile as 5 px).
 3. Pyramidal Lucas-Kanade follows each measured point from the neutral canvas to the
    current one, starting from no motion so the pixels alone decide: always from the
-   neutral, so nothing drifts over a session. Eyelids have their own model
-   (``analyzer.eyelids``): a lid slides over an eyeball that stays put.
-4. Checks: a point whose forward-backward track disagrees by more than 0.8 px, or that
-   LK loses, is occluded or untextured; it falls back to the landmark position.
-
-Before step 3 the frame is registered by its pixels (``register``): points that should
-not move with any exercise (nose bridge, canthi, upper cheeks, glabella) are tracked,
-and a similarity fitted on where they went corrects the landmark placement. FaceMesh
-wanders by a few pixels from frame to frame even on a still face; uncorrected, that
-misplacement reads as one side moving, or shifts a lid by half its gap.
+   neutral, so nothing drifts over a session. A point whose forward-backward track
+   disagrees by more than 0.8 px, or that LK loses, is occluded or untextured; it keeps
+   its landmark position.
+4. Points that should not move with any exercise (nose bridge, canthi, upper cheeks,
+   glabella) are tracked in the same call; a similarity fitted on where they went (the
+   30 % that fit worst left out) is what the landmark placement got wrong, and corrects
+   every tracked point. FaceMesh wanders by a few pixels from frame to frame even on a
+   still face; uncorrected, that reads as one side moving, or shifts a lid by half its
+   gap.
+5. Eyelids have their own model (``analyzer.eyelids``): a lid slides over an eyeball
+   that stays put. Their profiles are read through the same correction.
 
 The result is the aligned landmark array with every tracked point replaced by where its
 pixels went, in the neutral face's coordinates: ``analyzer.metrics.measure`` reads it
@@ -50,7 +53,6 @@ from analyzer.face_points import (
     CHEEK,
     EYELIDS,
     LIP_EDGES,
-    LIP_MIDLINE,
     MOUTH_CORNER,
     NASAL_ALA,
     SIDES,
@@ -62,10 +64,10 @@ from analyzer.metrics import face_axes
 Gray = npt.NDArray[np.uint8]
 Matrix = npt.NDArray[np.float64]  # (2, 3) affine
 
-CANVAS_W, CANVAS_H = 232, 276
+CANVAS_W, CANVAS_H = 184, 170  # brows to below the lower lip, cheek to cheek, and a margin
 EYE_SPAN_PX = 96.0  # outer canthus to outer canthus on the canvas
-EYE_LINE = (116.0, 96.0)  # where the point between the eyes sits on the canvas
-WINDOW = (15, 15)
+EYE_LINE = (92.0, 50.0)  # where the point between the eyes sits on the canvas
+WINDOW = (13, 13)
 LEVELS = 2
 FB_MAX_PX = 0.8
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.02)
@@ -82,7 +84,6 @@ _REGION_POINTS = tuple(
             *(i for side in SIDES for i in NASAL_ALA[side]),
             *(i for side in SIDES for i in CHEEK[side]),
             *(i for side in SIDES for i in LIP_EDGES[side]),
-            *LIP_MIDLINE,
         ]
     )
 )

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
-from analyzer.metrics import BROW, EYELIDS, MOUTH_CORNER, SIDES, Side
+from analyzer.metrics import EYELIDS, MOUTH_CORNER, SIDES, Side
 from analyzer.warp import Band, Bump, Coords, SmoothField, columns, exact_bumps, polyline_y
 
 Image = npt.NDArray[np.uint8]
@@ -41,7 +41,8 @@ LIP_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 LIP_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LIP_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 LIP_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
-# Lower edge of the brow (BROW in analyzer.metrics is its upper edge).
+# Upper and lower edge of the brow.
+BROW: dict[Side, tuple[int, ...]] = {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)}
 BROW_LOWER: dict[Side, tuple[int, ...]] = {"right": (46, 53, 52, 65, 55), "left": (276, 283, 282, 295, 285)}
 UPPER_LIP: dict[Side, int] = {"right": 37, "left": 267}  # outer upper lip, beside the philtrum
 UPPER_LIP_LATERAL: dict[Side, int] = {"right": 39, "left": 269}

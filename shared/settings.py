@@ -93,7 +93,7 @@ class Settings:
         d = cls()
         values: dict[str, Any] = {
             "redis_url": env.get("REDIS_URL", d.redis_url),
-            "database_url": env.get("DATABASE_URL", d.database_url),
+            "database_url": async_database_url(env.get("DATABASE_URL", d.database_url)),
             "host": env.get("TELEREHAB_HOST", d.host),
             "port": _number(env, "TELEREHAB_PORT", d.port, 0, 65535),
             "public_url": env.get("TELEREHAB_PUBLIC_URL") or None,
@@ -185,6 +185,41 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 N = TypeVar("N", int, float)
+
+
+# The schemes hosts and tutorials write, and the async driver the clinic runs them with.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+pg8000": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def async_database_url(url: str) -> str:
+    """``DATABASE_URL`` as the clinic's async engine needs it: ``sqlite:///x.db`` →
+    ``sqlite+aiosqlite:///x.db``, ``postgres://`` / ``postgresql://`` →
+    ``postgresql+asyncpg://`` (with ``sslmode=`` spelt as asyncpg's ``ssl=``); anything
+    else is refused with the forms that work."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise SettingsError(
+            f"DATABASE_URL {url!r} is not a URL: use sqlite:///path.db or postgresql://user@host/db"
+        )
+    driver = _ASYNC_DRIVERS.get(scheme.lower())
+    if driver is None:
+        raise SettingsError(
+            f"DATABASE_URL scheme {scheme!r} is not supported: use sqlite:///path.db or "
+            "postgresql://user:password@host/db"
+        )
+    if driver.startswith("postgresql") and "sslmode=" in rest:
+        rest = rest.replace("sslmode=", "ssl=")
+    return f"{driver}://{rest}"
 
 
 def _number(env: Mapping[str, str], name: str, default: N, lo: N, hi: N) -> N:

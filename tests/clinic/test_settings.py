@@ -33,3 +33,24 @@ def test_clinic_settings_come_from_the_environment() -> None:
 def test_bad_clinic_settings_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("sqlite:///clinic.db", "sqlite+aiosqlite:///clinic.db"),
+        ("sqlite:////var/lib/telerehab/clinic.db", "sqlite+aiosqlite:////var/lib/telerehab/clinic.db"),
+        ("postgres://u:p@db:5432/clinic", "postgresql+asyncpg://u:p@db:5432/clinic"),
+        ("postgresql://u@db/clinic?sslmode=require", "postgresql+asyncpg://u@db/clinic?ssl=require"),
+        ("postgresql+psycopg2://u@db/clinic", "postgresql+asyncpg://u@db/clinic"),
+        ("postgresql+asyncpg://u@db/clinic", "postgresql+asyncpg://u@db/clinic"),
+    ],
+)
+def test_database_url_in_its_common_forms_is_mapped_to_the_async_drivers(given: str, used: str) -> None:
+    assert Settings.from_env({"DATABASE_URL": given}).database_url == used
+
+
+@pytest.mark.parametrize("given", ["mysql://u@db/clinic", "clinic.db", "mongodb://db"])
+def test_an_unsupported_database_url_is_refused_with_the_forms_that_work(given: str) -> None:
+    with pytest.raises(SettingsError, match="sqlite:///path.db"):
+        Settings.from_env({"DATABASE_URL": given})
