@@ -8,7 +8,7 @@ and places the regions; how far each point really moved is measured in the image
 
 1. The neutral face (the calibration frames) is warped onto a fixed *canvas*: the face's
    own frame (eye line horizontal, the patient's left towards +x, 96 px between the
-   outer eye corners; 184x170 px from the brows to below the lips), contrast-normalised
+   outer eye corners; 184x200 px from the forehead to below the lips), contrast-normalised
    (CLAHE, so a dim room or a change of exposure reads the same). Each calibration
    frame is placed by its landmarks, then registered by its pixels (``register``) onto
    the frame placed closest to the median, and the pixelwise median is kept.
@@ -64,14 +64,14 @@ from analyzer.metrics import face_axes
 Gray = npt.NDArray[np.uint8]
 Matrix = npt.NDArray[np.float64]  # (2, 3) affine
 
-CANVAS_W, CANVAS_H = 184, 170  # brows to below the lower lip, cheek to cheek, and a margin
+CANVAS_W, CANVAS_H = 184, 200  # brows to below the lower lip, cheek to cheek, and a margin
 EYE_SPAN_PX = 96.0  # outer canthus to outer canthus on the canvas
-EYE_LINE = (92.0, 50.0)  # where the point between the eyes sits on the canvas
+EYE_LINE = (92.0, 70.0)  # where the point between the eyes sits on the canvas
 WINDOW = (13, 13)
 LEVELS = 2
 FB_MAX_PX = 0.8
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.02)
-_CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+_CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(3, 3))
 
 _LIDS = tuple(i for side in SIDES for pair in EYELIDS[side] for i in pair)
 # Everything analyzer.metrics.measure reads, apart from the lids (tracked on their own).

@@ -218,7 +218,7 @@ class Checkpoint(msgspec.Struct, frozen=True, tag_field="t", tag="checkpoint"):
     summary: SessionSummary | None = None
     v: int = 1
     # The neutral face's pixels on the analyzer's canvas (analyzer.pixel_motion: 8-bit
-    # grey, contrast-normalised, 31 KB), so a successor measures from the same pixels.
+    # grey, contrast-normalised, 37 KB), so a successor measures from the same pixels.
     # Lives only as long as the checkpoint key (the session); empty: landmarks only.
     neutral_image: bytes = b""
 
