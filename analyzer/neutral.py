@@ -2,14 +2,18 @@
 
 A live session calibrates on 20 relaxed frames while the page asks for a relaxed face.
 A recorded clip has no such moment on cue: it may open with half a second of rest, or
-only come to rest at the end. So the clip itself decides: the neutral is made of *calm*
-stretches (the face barely moving from one frame to the next, ``calm_runs``) at the
-*lowest activation* of the clip's main movement (the exercise's measure, or, with no
-exercise named, the measure that varies most against its target), since every exercise
-moves away from rest in its measure's positive direction. The landmarks find the calm
-stretches and make a first guess; the pixels, measured as the engine measures them,
-make the choice (``pick_neutral``): FaceMesh's eyes follow its shape prior, and on a
-blurry face it can see a closed eye as the more open one.
+only come to rest at the end. So the clip itself decides: the neutral is made of the
+*calm* frames (the face not in the middle of a movement) at the *lowest activation* of
+the clip's main movement (the exercise's measure, or, with no exercise named, the
+measure that varies most against its target), since every exercise moves away from
+rest in its measure's positive direction.
+
+Two steps. The landmarks pick the candidates (``candidates``: calm frames spread over
+the whole clip) and a first guess (those the landmarks read least active). The pixels,
+measured as the engine measures them, decide (``pick_neutral``): a baseline made from
+the guess measures every candidate, the least active candidates become the next guess,
+until the choice settles. FaceMesh's eyes and corners follow its shape prior, and on a
+blurry face it can see a closed eye as the more open one; the pixels do not.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from analyzer.alignment import align
 from analyzer.baseline import Baseline, Calibration
@@ -35,9 +38,11 @@ MOVING = np.array(
         *(i for side in SIDES for pair in EYELIDS[side] for i in pair),
     ]
 )
-MIN_FRAMES = 3  # a stretch of rest, not one odd frame
-SAMPLES_PER_RUN = 8  # frames of a calm run whose pixels are read
-NEUTRAL_TOLERANCE = 0.3  # of the measure's catalogue target: runs this close count as rest
+MAX_CANDIDATES = 60  # frames whose pixels are read (spread over the clip)
+GUESS_FRAMES = 8
+CALM_QUANTILE = 60  # frames faster than this percentile of the clip's speeds are moving
+NEUTRAL_TOLERANCE = 0.2  # of the measure's catalogue target: this close to the least active is rest
+ROUNDS = 3
 
 
 def _targets() -> dict[str, float]:
@@ -48,106 +53,77 @@ def _targets() -> dict[str, float]:
     return out
 
 
-def _runs(indices: npt.NDArray[np.intp], length: int) -> list[npt.NDArray[np.intp]]:
-    """The runs of at least ``length`` consecutive indices."""
-    if len(indices) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(indices) != 1) + 1
-    return [run for run in np.split(indices, breaks) if len(run) >= length]
-
-
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """Stretches of calm frames that may be the neutral, and the measure to rank them by."""
+    """Frames the neutral may be made of, the landmarks' first guess, and the measure."""
 
-    runs: list[list[int]]  # frame indices, most likely neutral first (landmarks' guess)
+    frames: list[int]  # frame indices, in order
+    guess: list[int]  # the candidates the landmarks read least active
     measure: str
 
 
-def calm_runs(
-    points: Sequence[FloatArray | None], measure_name: str | None = None, max_runs: int = 16
-) -> Candidates:
-    """Runs of calm frames (the face barely moving from frame to frame), ranked by the
-    landmarks' reading of the measure, lowest first. FaceMesh's eyes and corners follow
-    its shape prior, so this ranking is only a first guess; ``pick_neutral`` decides."""
+def candidates(points: Sequence[FloatArray | None], measure_name: str | None = None) -> Candidates:
+    """Calm frames (not in the middle of a movement) spread over the clip, and the
+    landmarks' first guess at the neutral among them."""
     valid = [i for i, p in enumerate(points) if p is not None]
     if not valid:
-        return Candidates([], measure_name or "smile")
-    if len(valid) <= MIN_FRAMES:
-        return Candidates([valid], measure_name or "smile")
+        return Candidates([], [], measure_name or "smile")
     ref = points[valid[0]]
     assert ref is not None
     aligned = np.stack([align(points[i], ref) for i in valid])  # type: ignore[arg-type]
     iod = float(np.linalg.norm(ref[263, :2] - ref[33, :2])) or 1.0
+    # Speed: the 90th percentile of the moving points' travel from frame to frame, so one
+    # moving corner counts (a mean over every point would dilute it), worst of the frame
+    # and its two neighbours (the edges of a ramp are moving too).
     moving = aligned[:, MOVING, :2]
-    step = np.r_[0.0, np.linalg.norm(np.diff(moving, axis=0), axis=2).mean(axis=1)] / iod
-    # A frame is calm when it and its neighbours barely move (a ramp is not rest).
+    travel = np.linalg.norm(np.diff(moving, axis=0), axis=2) / iod
+    step = np.r_[0.0, np.percentile(travel, 90, axis=1)] if len(valid) > 1 else np.zeros(1)
     padded = np.pad(step, 1, mode="edge")
     speed = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
-    calm = speed <= max(float(np.median(speed)), 0.004)
+    calm = np.flatnonzero(speed <= np.percentile(speed, CALM_QUANTILE))
 
     neutral = Neutral.of(ref, mm_per_unit(ref))
-    frames = [measure(a, neutral).features for a in aligned]
-    targets = _targets()
+    features = [measure(a, neutral).features for a in aligned]
     if measure_name is None:
+        targets = _targets()
         spread = {
-            f: float(np.ptp([(fr[f]["left"] + fr[f]["right"]) / 2 for fr in frames])) / targets.get(f, 1.0)
+            f: float(np.ptp([(fr[f]["left"] + fr[f]["right"]) / 2 for fr in features])) / targets.get(f, 1.0)
             for f in FEATURES
         }
         measure_name = max(spread, key=lambda f: spread[f])
-    level = np.array([(fr[measure_name]["left"] + fr[measure_name]["right"]) / 2 for fr in frames])
-    calm_idx = np.flatnonzero(calm)
-    runs = _runs(calm_idx, MIN_FRAMES)
-    if not runs:  # nothing calm for long: the least active frames
-        runs = [np.sort(np.argsort(level)[:MIN_FRAMES])]
-    runs.sort(key=lambda run: float(np.median(level[run])))
-    if len(runs) > max_runs:
-        runs = runs[:max_runs]
-    return Candidates([[valid[i] for i in run] for run in runs], measure_name)
+    level = np.array([(fr[measure_name]["left"] + fr[measure_name]["right"]) / 2 for fr in features])
+    if len(calm) > MAX_CANDIDATES:
+        calm = calm[np.linspace(0, len(calm) - 1, MAX_CANDIDATES).round().astype(int)]
+    guess = calm[np.argsort(level[calm], kind="stable")[:GUESS_FRAMES]]
+    return Candidates([valid[i] for i in calm], sorted(valid[i] for i in guess), measure_name)
 
 
 def pick_neutral(
-    candidates: Candidates,
-    points: Sequence[FloatArray | None],
-    gray: dict[int, Gray],
-    max_frames: int = 20,
+    found: Candidates, points: Sequence[FloatArray | None], gray: dict[int, Gray], max_frames: int = 20
 ) -> tuple[Baseline, list[int]]:
-    """The neutral, decided by the pixels: a baseline is made from the landmarks' first
-    guess, every sampled frame of every calm stretch is measured against it, and if a
-    stretch reads as clearly *less* active (its movement runs against the measure's
-    direction) it becomes the reference instead (twice more at most). The neutral is
-    every sampled frame that reads level with the least active stretch (a stretch can
-    run into the start of a slow movement); ``gray`` holds those frames' pixels."""
-    runs = [_sample(run) for run in candidates.runs if all(i in gray for i in _sample(run))]
-    if not runs:
-        raise ValueError("no calm frames to take the neutral from")
-    tolerance = NEUTRAL_TOLERANCE * _targets().get(candidates.measure, 1.0)
-    reference = 0
-    levels: dict[int, float] = {}
-    for _ in range(3):
-        baseline = baseline_of(runs[reference], points, gray)
-        levels = {i: _level(baseline, i, points, gray, candidates.measure) for run in runs for i in run}
-        medians = [float(np.median([levels[i] for i in run])) for run in runs]
-        lowest = int(np.argmin(medians))
-        if lowest == reference or medians[lowest] > -tolerance:
+    """The neutral, decided by the pixels (``gray``: the candidates' grey frames).
+
+    A baseline made from the current guess measures every candidate; the candidates
+    reading within a tolerance of the least active ones (the 10th percentile, so one
+    misread frame cannot set the floor) are the next guess; until it settles (three
+    rounds at most). A guess made of the held movement reads the rest frames as moving
+    against the measure's direction, so they take over in the next round.
+    """
+    frames = [i for i in found.frames if i in gray]
+    guess = [i for i in found.guess if i in gray] or frames[:GUESS_FRAMES]
+    if not guess:
+        raise ValueError("no frames to take the neutral from")
+    tolerance = NEUTRAL_TOLERANCE * _targets().get(found.measure, 1.0)
+    for _ in range(ROUNDS):
+        baseline = baseline_of(_spread(guess, max_frames), points, gray)
+        levels = np.array([_level(baseline, i, points, gray, found.measure) for i in frames])
+        floor = float(np.percentile(levels, 10))
+        chosen = [i for i, level in zip(frames, levels, strict=True) if level <= floor + tolerance]
+        if chosen == guess:
             break
-        reference = lowest
-    floor = min(medians)
-    chosen = sorted(i for i, level in levels.items() if level <= floor + tolerance)
-    if len(chosen) > max_frames:  # evenly spread over the stretch(es) found
-        chosen = [chosen[j] for j in np.linspace(0, len(chosen) - 1, max_frames).round().astype(int)]
+        guess = chosen
+    chosen = _spread(guess, max_frames)
     return baseline_of(chosen, points, gray), chosen
-
-
-def frames_to_read(candidates: Candidates, per_run: int = SAMPLES_PER_RUN) -> set[int]:
-    """The frames whose pixels ``pick_neutral`` needs: a few from each calm run."""
-    return {i for run in candidates.runs for i in _sample(run, per_run)}
-
-
-def _sample(run: list[int], per_run: int = SAMPLES_PER_RUN) -> list[int]:
-    if len(run) <= per_run:
-        return run
-    return [run[j] for j in np.linspace(0, len(run) - 1, per_run).round().astype(int)]
 
 
 def baseline_of(frames: list[int], points: Sequence[FloatArray | None], gray: dict[int, Gray]) -> Baseline:
@@ -160,6 +136,13 @@ def baseline_of(frames: list[int], points: Sequence[FloatArray | None], gray: di
         baseline = calibration.add(p, gray[i])
     assert baseline is not None
     return baseline
+
+
+def _spread(frames: list[int], most: int) -> list[int]:
+    """At most ``most`` of ``frames``, evenly spread."""
+    if len(frames) <= most:
+        return frames
+    return [frames[j] for j in np.linspace(0, len(frames) - 1, most).round().astype(int)]
 
 
 def _level(

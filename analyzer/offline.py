@@ -30,7 +30,7 @@ from analyzer.engine import exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray, Landmarker, Landmarks
 from analyzer.metrics import REGIONS, inter_pupil_distance, symmetry
-from analyzer.neutral import baseline_of, calm_runs, frames_to_read, pick_neutral
+from analyzer.neutral import baseline_of, candidates, pick_neutral
 from analyzer.pixel_motion import Gray, to_gray
 from analyzer.pose import head_pose
 from shared.exercises import get_exercise
@@ -279,8 +279,8 @@ def analyze(
             )
         wanted = set(given[:: max(1, len(given) // 20)][:20])
     else:
-        candidates = calm_runs(usable, spec.measure if spec else None)
-        wanted = frames_to_read(candidates)
+        found = candidates(usable, spec.measure if spec else None)
+        wanted = set(found.frames)
 
     # Second read: the pixels of the frames the neutral may be made of (grey, only these).
     gray: dict[int, Gray] = {}
@@ -299,7 +299,7 @@ def analyze(
         neutral_idx = sorted(gray)
         baseline = baseline_of(neutral_idx, usable, gray)
     elif gray:
-        baseline, neutral_idx = pick_neutral(candidates, usable, gray)
+        baseline, neutral_idx = pick_neutral(found, usable, gray)
 
     replay = ReplayLandmarker(recorded)
     analysis = SessionAnalysis(OFFLINE_SID, "offline", replay)
