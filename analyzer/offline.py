@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,14 +26,14 @@ import numpy.typing as npt
 from analyzer.analysis import SessionAnalysis, outside_fraction, prepare
 from analyzer.baseline import Baseline
 from analyzer.cues import GateLimits, framing_cue, pose_cue
-from analyzer.engine import exercise_summary
+from analyzer.engine import FaceEngine, exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray, Landmarker, Landmarks
 from analyzer.metrics import REGIONS, inter_pupil_distance, symmetry
 from analyzer.neutral import baseline_of, candidates, pick_neutral
 from analyzer.pixel_motion import Gray, to_gray
 from analyzer.pose import head_pose
-from shared.exercises import get_exercise
+from shared.exercises import ExerciseSpec, get_exercise
 from shared.messages import Command, Feedback
 
 OFFLINE_SID = "offline-video"
@@ -243,12 +243,79 @@ def analyze(
     """Analyse a video file; returns the JSON-able report (see the README for its fields).
 
     Three reads of the file: landmarks for every frame (FaceMesh, the costly part), the
-    pixels of the calm stretches the neutral may be made of (``analyzer.neutral``, or
-    the ``neutral`` seconds given), then every frame through the live path.
+    pixels of the frames the neutral may be made of (``analyzer.neutral``, or the
+    ``neutral`` seconds given), then every frame through the live path.
     """
     spec = get_exercise(exercise) if exercise else None  # CatalogueError before any decoding
     gates = GateLimits()
-    mesh = landmarker or FaceMeshLandmarker()
+    faces = _find_faces(path, max_side, landmarker or FaceMeshLandmarker(), gates, progress)
+    baseline, neutral_idx = _find_neutral(path, max_side, faces, gates, spec, neutral)
+
+    replay = ReplayLandmarker(faces.recorded)
+    analysis = SessionAnalysis(OFFLINE_SID, "offline", replay)
+    if spec is not None:
+        start = Command(sid=OFFLINE_SID, command="start_exercise", issued_ms=0, exercise=spec.name)
+        analysis.apply(start, "0-0")
+    if baseline is not None:
+        analysis.use_baseline(baseline)
+    measured = _Measured()
+    bar = progress(faces.total or len(faces.recorded), label="measuring") if progress else None
+    _, frames = read_video(path, max_side)
+    try:
+        for frame in frames:
+            replay.index = frame.index
+            fb = analysis.analyse_image(frame.rgb, frame.index, int(round(frame.t * 1000)))
+            if analysis.engine is not None and spec is None and not analysis.engine.observers:
+                analysis.engine.observe_all()
+            measured.add(frame.t, fb, analysis.engine)
+            if bar is not None:
+                bar.update(frame.index + 1)
+    finally:
+        analysis.close()
+    if bar is not None:
+        bar.finish(len(faces.recorded))
+    engine = analysis.engine
+    if engine is None:
+        raise AnalyzeError(
+            f"no face found in {path}: FaceMesh found no steady, frontal face to take as the neutral "
+            f"(frames: {dict(measured.statuses)})",
+            exit_code=3,
+        )
+    summary = {
+        **measured.summary(engine, spec is not None),
+        "neutral_s": _stretches(neutral_idx, faces.times),
+    }
+    count, duration = len(faces.recorded), measured.duration
+    fps = (count - 1) / duration if duration > 0 and count > 1 else None
+    return {
+        "video": str(path),
+        "frames": count,
+        "tracked": measured.statuses.get("tracking", 0),
+        "statuses": dict(measured.statuses),
+        "duration_s": round(duration, 3),
+        "fps": None if fps is None or not math.isfinite(fps) else round(fps, 2),
+        "summary": summary,
+        "series": measured.series,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Faces:
+    """The first read: FaceMesh's answer for every frame, and when each frame is."""
+
+    total: int | None  # frames the container announced
+    recorded: list[Landmarks | None]
+    times: list[float]
+    usable: list[FloatArray | None]  # landmarks of the frames the live path would measure
+
+
+def _find_faces(
+    path: Path,
+    max_side: int,
+    mesh: Landmarker,
+    gates: GateLimits,
+    progress: Callable[..., Progress] | None,
+) -> _Faces:
     recorded: list[Landmarks | None] = []
     times: list[float] = []
     total, frames = read_video(path, max_side)
@@ -264,14 +331,29 @@ def analyze(
         mesh.close()
     if bar is not None:
         bar.finish(len(recorded))
-    count = len(recorded)
-    if count == 0:
+    if not recorded:
         raise AnalyzeError(f"cannot read {path}: the video holds no frames")
-    usable: list[FloatArray | None] = [
-        lm.points if lm is not None and _usable(lm, gates) else None for lm in recorded
-    ]
+    usable = [lm.points if lm is not None and _usable(lm, gates) else None for lm in recorded]
+    return _Faces(total, recorded, times, usable)
+
+
+def _find_neutral(
+    path: Path,
+    max_side: int,
+    faces: _Faces,
+    gates: GateLimits,
+    spec: ExerciseSpec | None,
+    neutral: tuple[float, float] | None,
+) -> tuple[Baseline | None, list[int]]:
+    """The second read: the neutral baseline, from the ``neutral`` seconds given or found
+    in the clip (``analyzer.neutral``), and the frames it was made of."""
+    found = None
     if neutral is not None:
-        given = [i for i, t in enumerate(times) if neutral[0] <= t <= neutral[1] and usable[i] is not None]
+        given = [
+            i
+            for i, t in enumerate(faces.times)
+            if neutral[0] <= t <= neutral[1] and faces.usable[i] is not None
+        ]
         if not given:
             raise AnalyzeError(
                 f"--neutral {neutral[0]:g}-{neutral[1]:g}: no frame with a steady, frontal face there",
@@ -279,121 +361,87 @@ def analyze(
             )
         wanted = set(given[:: max(1, len(given) // 20)][:20])
     else:
-        found = candidates(usable, spec.measure if spec else None)
+        found = candidates(faces.usable, spec.measure if spec else None)
         wanted = set(found.frames)
-
-    # Second read: the pixels of the frames the neutral may be made of (grey, only these).
-    gray: dict[int, Gray] = {}
-    if wanted:
-        last = max(wanted)
-        _, frames = read_video(path, max_side)
-        for frame in frames:
-            if frame.index in wanted:
-                gray[frame.index] = to_gray(prepare(frame.rgb, gates)[0])
-            if frame.index >= last:
-                break
-        frames.close()
-    baseline: Baseline | None = None
-    neutral_idx: list[int] = []
-    if neutral is not None and gray:
-        neutral_idx = sorted(gray)
-        baseline = baseline_of(neutral_idx, usable, gray)
-    elif gray:
-        baseline, neutral_idx = pick_neutral(found, usable, gray)
-
-    replay = ReplayLandmarker(recorded)
-    analysis = SessionAnalysis(OFFLINE_SID, "offline", replay)
-    if spec is not None:
-        start = Command(sid=OFFLINE_SID, command="start_exercise", issued_ms=0, exercise=spec.name)
-        analysis.apply(start, "0-0")
-    if baseline is not None:
-        analysis.use_baseline(baseline)
-
-    series: list[dict[str, Any]] = []
-    statuses: Counter[str] = Counter()
-    region_values: dict[str, dict[str, list[float]]] = {r: {"left": [], "right": []} for r in REGIONS}
-    target_values: dict[str, dict[str, list[float]]] = {}
-    synkinesis_sides: Counter[str] = Counter()
-    duration = 0.0
-    bar = progress(total or count, label="measuring") if progress else None
+    if not wanted:
+        return None, []
+    gray: dict[int, Gray] = {}  # grey pixels of these frames only
+    last = max(wanted)
     _, frames = read_video(path, max_side)
-    try:
-        for frame in frames:
-            replay.index = frame.index
-            fb = analysis.analyse_image(frame.rgb, frame.index, int(round(frame.t * 1000)))
-            engine = analysis.engine
-            if engine is not None and spec is None and not engine.observers:
-                engine.observe_all()
-            duration = frame.t
-            statuses[fb.status] += 1
-            series.append(_series_point(frame.t, fb))
-            if fb.status == "tracking" and engine is not None:
-                for name, m in fb.regions.items():
-                    region_values[name]["left"].append(m.excursion.left)
-                    region_values[name]["right"].append(m.excursion.right)
-                trackers = engine.observers or ([engine.tracker] if engine.tracker else [])
-                for tracker in trackers:
-                    v = target_values.setdefault(tracker.spec.name, {"left": [], "right": []})
-                    left, right = tracker.amount(engine.last_features)
-                    v["left"].append(left)
-                    v["right"].append(right)
-                if fb.synkinesis is not None and fb.synkinesis.side is not None and fb.synkinesis.index > 0:
-                    synkinesis_sides[fb.synkinesis.side] += 1
-            if bar is not None:
-                bar.update(frame.index + 1)
-    finally:
-        analysis.close()
-    if bar is not None:
-        bar.finish(count)
-    engine = analysis.engine
-    if engine is None:
-        raise AnalyzeError(
-            f"no face found in {path}: FaceMesh found no steady, frontal face to take as the neutral "
-            f"(frames: {dict(statuses)})",
-            exit_code=3,
-        )
+    for frame in frames:
+        if frame.index in wanted:
+            gray[frame.index] = to_gray(prepare(frame.rgb, gates)[0])
+        if frame.index >= last:
+            break
+    frames.close()
+    if found is None:
+        return baseline_of(sorted(gray), faces.usable, gray), sorted(gray)
+    return pick_neutral(found, faces.usable, gray)
 
-    if spec is not None:
-        assert engine.tracker is not None
-        chosen = engine.tracker
-    else:
-        # The exercise with tried repetitions, then the one moved furthest towards its
-        # target (noise in one measure must not outrank a real, if small, movement).
-        chosen = max(
-            engine.observers, key=lambda tr: (tr.record.attempts > 0, engine.peaks.get(tr.spec.name, 0.0))
-        )
-    figures = _exercise_figures(chosen, target_values.get(chosen.spec.name, {"left": [], "right": []}))
-    regions: dict[str, Any] = {}
-    floor = engine.config.noise_floor_mm
-    for name, sides in region_values.items():
-        peak_l, peak_r = _peak(sides["left"]), _peak(sides["right"])
-        index, weaker = symmetry(peak_l, peak_r, floor)
-        regions[name] = {
-            "left_mm": round(peak_l, 2),
-            "right_mm": round(peak_r, 2),
-            "symmetry": None if index is None else round(index, 3),
-            "weaker": weaker,
+
+@dataclass
+class _Measured:
+    """The third read's frame-by-frame results, gathered for the summary."""
+
+    series: list[dict[str, Any]] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    regions: dict[str, dict[str, list[float]]] = field(
+        default_factory=lambda: {r: {"left": [], "right": []} for r in REGIONS}
+    )
+    targets: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    synkinesis_sides: Counter[str] = field(default_factory=Counter)
+    duration: float = 0.0
+
+    def add(self, t: float, fb: Feedback, engine: FaceEngine | None) -> None:
+        self.duration = t
+        self.statuses[fb.status] += 1
+        self.series.append(_series_point(t, fb))
+        if fb.status != "tracking" or engine is None:
+            return
+        for name, m in fb.regions.items():
+            self.regions[name]["left"].append(m.excursion.left)
+            self.regions[name]["right"].append(m.excursion.right)
+        for tracker in engine.observers or ([engine.tracker] if engine.tracker else []):
+            values = self.targets.setdefault(tracker.spec.name, {"left": [], "right": []})
+            left, right = tracker.amount(engine.last_features)
+            values["left"].append(left)
+            values["right"].append(right)
+        if fb.synkinesis is not None and fb.synkinesis.side is not None and fb.synkinesis.index > 0:
+            self.synkinesis_sides[fb.synkinesis.side] += 1
+
+    def summary(self, engine: FaceEngine, named: bool) -> dict[str, Any]:
+        if named:
+            assert engine.tracker is not None
+            chosen = engine.tracker
+        else:
+            # The exercise with tried repetitions, then the one moved furthest towards its
+            # target (noise in one measure must not outrank a real, if small, movement).
+            chosen = max(
+                engine.observers, key=lambda tr: (tr.record.attempts > 0, engine.peaks.get(tr.spec.name, 0.0))
+            )
+        figures = _exercise_figures(chosen, self.targets.get(chosen.spec.name, {"left": [], "right": []}))
+        regions: dict[str, Any] = {}
+        for name, sides in self.regions.items():
+            peak_l, peak_r = _peak(sides["left"]), _peak(sides["right"])
+            index, weaker = symmetry(peak_l, peak_r, engine.config.noise_floor_mm)
+            regions[name] = {
+                "left_mm": round(peak_l, 2),
+                "right_mm": round(peak_r, 2),
+                "symmetry": None if index is None else round(index, 3),
+                "weaker": weaker,
+            }
+        resting = engine.resting
+        return {
+            **figures,
+            "synkinesis_side": self.synkinesis_sides.most_common(1)[0][0] if self.synkinesis_sides else None,
+            "exercise_detected": not named,
+            "resting_asymmetry_mm": {
+                "brow": resting.brow_mm,
+                "eye": resting.eye_mm,
+                "mouth": resting.mouth_mm,
+            },
+            "regions": regions,
         }
-    resting = engine.resting
-    summary = {
-        **figures,
-        "synkinesis_side": synkinesis_sides.most_common(1)[0][0] if synkinesis_sides else None,
-        "neutral_s": _stretches(neutral_idx, times),
-        "exercise_detected": spec is None,
-        "resting_asymmetry_mm": {"brow": resting.brow_mm, "eye": resting.eye_mm, "mouth": resting.mouth_mm},
-        "regions": regions,
-    }
-    fps = (count - 1) / duration if duration > 0 and count > 1 else None
-    return {
-        "video": str(path),
-        "frames": count,
-        "tracked": statuses.get("tracking", 0),
-        "statuses": dict(statuses),
-        "duration_s": round(duration, 3),
-        "fps": None if fps is None or not math.isfinite(fps) else round(fps, 2),
-        "summary": summary,
-        "series": series,
-    }
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -88,7 +88,7 @@ _REGION_POINTS = tuple(
     )
 )
 # Points whose pixels should not move with any exercise (nose bridge and tip, canthi,
-# upper cheeks, upper forehead): their residual motion is head motion left over.
+# upper cheeks, glabella): their residual motion is head motion left over.
 PIXEL_STABLE: tuple[int, ...] = (168, 6, 197, 195, 5, 4, 33, 133, 362, 263, 116, 345, 9, 8)
 _ALL = np.array(_REGION_POINTS + PIXEL_STABLE)
 PIXEL_STABLE_IDX = np.array(PIXEL_STABLE)
@@ -117,7 +117,7 @@ def invert(matrix: Matrix) -> Matrix:
     return np.asarray(cv2.invertAffineTransform(matrix), dtype=np.float64)
 
 
-def fit_affine(src: npt.ArrayLike, dst: npt.ArrayLike, keep: int) -> Matrix:
+def fit_similarity(src: npt.ArrayLike, dst: npt.ArrayLike, keep: int) -> Matrix:
     """Similarity src → dst (rotation, scale, shift), refitted on the ``keep`` best-fitting
     points. Not a full affine: the fit points sit in the upper face, and a shear fitted
     on their landmark noise would be extrapolated, magnified, down to the mouth."""
@@ -193,7 +193,7 @@ class NeutralImage:
         """
         matrix = canvas_matrix(neutral_points)
         target = apply(matrix, neutral_points[_FIT_IDX, :2])
-        fits = [fit_affine(pts[_FIT_IDX, :2], target, _FIT_KEEP) for pts, _ in frames]
+        fits = [fit_similarity(pts[_FIT_IDX, :2], target, _FIT_KEEP) for pts, _ in frames]
         ref = int(np.argmin([np.abs(fit - matrix).sum() for fit in fits]))
         reference = to_canvas(frames[ref][1], fits[ref])
         stable = apply(matrix, neutral_points[PIXEL_STABLE_IDX, :2]).astype(np.float32)
@@ -215,7 +215,7 @@ class NeutralImage:
     def track(self, gray: Gray, points: FloatArray, aligned: FloatArray) -> FloatArray:
         """``aligned`` (landmarks aligned to the neutral) with each tracked point moved to
         where its pixels went; points that fail the checks keep the landmark value."""
-        to_cv = fit_affine(points[_FIT_IDX, :2], self.fit_target, _FIT_KEEP)
+        to_cv = fit_similarity(points[_FIT_IDX, :2], self.fit_target, _FIT_KEEP)
         current = to_canvas(gray, to_cv)
         moved, ok = _lk(self.canvas, current, self.start)
         # Registration by pixels: where the points that never move went is what the
@@ -251,11 +251,7 @@ def _residual(
     belong, the 30 % that fit worst left out; None with too few found."""
     if int(ok.sum()) < 6:
         return None
-    src, dst = found[ok].astype(np.float64), stable[ok].astype(np.float64)
-    fix = _similarity(src, dst)
-    err = ((apply(fix, src) - dst) ** 2).sum(axis=1)
-    keep = np.argsort(err)[: max(5, int(len(src) * 0.7))]
-    return _similarity(src[keep], dst[keep])
+    return fit_similarity(found[ok], stable[ok], max(5, int(ok.sum() * 0.7)))
 
 
 def compose(outer: Matrix, inner: Matrix) -> Matrix:

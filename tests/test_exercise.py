@@ -168,9 +168,10 @@ def test_a_snapshot_resumes_the_count_elsewhere(smile: ExerciseTracker) -> None:
     assert restored.rep == 2 and restored.record.reps == 2
 
 
-def test_sides_are_not_compared_where_facemesh_cannot_tell_them_apart() -> None:
+def test_lip_press_compares_the_sides_now_they_are_read_from_the_pixels() -> None:
     tracker = ExerciseTracker(get_exercise("lip_press").with_dose(reps=1, hold_s=1.0), 1.5)
     clock = Clock()
     frames = run(tracker, clock, 2.0, lip_press=(4.0, 0.5))
     assert tracker.phase in ("hold", "release")
-    assert all(state.symmetry is None and state.weaker is None for state, _ in frames)
+    held = [state for state, _ in frames if state.phase == "hold"]
+    assert held and all(s.weaker == "right" and s.symmetry == pytest.approx(0.125) for s in held)
