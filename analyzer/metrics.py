@@ -124,6 +124,18 @@ for _group, _sides in _GROUPS.items():
         _MOVED.extend(_sides[_side])
 _MOVED_IDX = np.array(_MOVED)
 _GROUP_KEYS = list(_SLICES)
+# Group medians in one sort: each group's rows padded to the largest group with +inf
+# (sorted last), then the middle one or two rows of each group averaged (np.median's
+# answer, without its per-call cost: a dozen calls a frame cost ~0.4 ms).
+_GROUP_LEN = np.array([_SLICES[k].stop - _SLICES[k].start for k in _GROUP_KEYS])
+_PAD_ROWS = np.array(
+    [
+        [_SLICES[k].start + j if j < n else -1 for j in range(_GROUP_LEN.max())]
+        for k, n in zip(_GROUP_KEYS, _GROUP_LEN, strict=True)
+    ]
+)
+_MID_LO, _MID_HI = (_GROUP_LEN - 1) // 2, _GROUP_LEN // 2
+_GROUP_ROWS = np.arange(len(_GROUP_KEYS))
 _OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}  # "across" points to the patient's left
 _SMILE_DIR = 1 / math.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
 
@@ -211,7 +223,10 @@ def measure(aligned: FloatArray, neutral: Neutral) -> FaceMeasures:
     table = np.column_stack([projected, dist])  # (n, 3)
     # Each group's median point: one point a tracker misread (a hat brim over a brow, a
     # lash) cannot move the group. Plain floats from here on.
-    means = {key: np.median(table[_SLICES[key]], axis=0).tolist() for key in _GROUP_KEYS}
+    padded = np.where((_PAD_ROWS >= 0)[:, :, None], table[_PAD_ROWS], np.inf)
+    ordered = np.sort(padded, axis=1)
+    medians = (ordered[_GROUP_ROWS, _MID_LO] + ordered[_GROUP_ROWS, _MID_HI]) / 2
+    means = dict(zip(_GROUP_KEYS, medians.tolist(), strict=True))  # key -> [across, down, dist]
     lips_rest = neutral.lips
     lips_now = lip_heights(aligned)
 
