@@ -11,7 +11,7 @@ import msgspec
 from aiohttp import web
 from sqlalchemy import select
 
-from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
+from services.clinic.context import CLINICAL, EARLIEST_DATE, THERAPIST, Ctx, Route, json_response
 from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest
 from services.clinic.models import Assessment
@@ -140,6 +140,8 @@ async def add_assessment(ctx: Ctx) -> web.Response:
         raise BadRequest("'assessed_at' needs a time zone (e.g. 2026-01-31T10:00:00Z).")
     if at > utcnow():
         raise BadRequest("'assessed_at' is in the future.")
+    if at.date() < EARLIEST_DATE:
+        raise BadRequest(f"'assessed_at' is before {EARLIEST_DATE}.")
     row = Assessment(
         patient_id=patient.id,
         source="therapist",

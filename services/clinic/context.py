@@ -20,6 +20,9 @@ from services.clinic.mailer import Mailer
 from services.clinic.models import User
 from shared.settings import Settings
 
+# The dates a clinic's records can sensibly carry (births and onsets to plans ahead).
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2200, 12, 31)
+
 Role = Literal["admin", "therapist", "patient"]
 T = TypeVar("T")
 
@@ -103,9 +106,13 @@ class Ctx:
         if raw is None:
             return None
         try:
-            return date.fromisoformat(raw)
+            day = date.fromisoformat(raw)
         except ValueError:
             raise BadRequest(f"'{name}' must be a date like 2026-01-31.") from None
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            # Day arithmetic near year 1 or 9999 would overflow (it was a 500).
+            raise BadRequest(f"'{name}' must be between {EARLIEST_DATE} and {LATEST_DATE}.")
+        return day
 
     async def patient(self, patient_id: int) -> User:
         """The patient this caller may see: themself (a patient), or one of their own

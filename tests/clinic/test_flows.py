@@ -475,3 +475,15 @@ async def test_erasing_a_patient_removes_every_record_but_keeps_the_audit_trail(
         )
     assert await audit_count(clinic, action="delete", resource="patient", patient_id=pid) == 1
     assert await audit_count(clinic, patient_id=pid) > 5  # the trail stays (ids only)
+
+
+async def test_dates_far_out_of_any_record_are_a_clear_400_not_a_500(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    for day in ("0001-01-01", "9999-12-31", "1899-12-31"):
+        reply = await clinic.call("GET", f"{P}/{pid}/today?date={day}", "patient")
+        assert reply.status == 400 and "between 1900-01-01 and 2200-12-31" in reply.body["error"]["message"]
+    assert (await clinic.call("GET", f"{P}/{pid}/today?date=2026-01-31", "patient")).status in (200, 404)
+    year_one = {"house_brackmann": 3, "assessed_at": "0001-01-01T10:00:00Z"}
+    reply = await clinic.call("POST", f"{P}/{pid}/assessments", "therapist", year_one)
+    assert reply.status == 400 and "before 1900-01-01" in reply.body["error"]["message"]
+    assert await clinic.ok("GET", f"{P}/{pid}/assessments", "therapist") == []
