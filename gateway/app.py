@@ -13,6 +13,7 @@ from gateway.api import add_routes, registry_key, settings_key
 from gateway.errors import json_errors
 from gateway.ice import configure_host_addresses
 from gateway.registry import RoomRegistry
+from shared import web_headers
 from shared.connections import connect
 from shared.settings import Settings
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings) -> web.Application:
     configure_host_addresses(settings.ice_hosts)
     app = web.Application(middlewares=[json_errors("/api/")], client_max_size=settings.max_sdp_bytes + 4096)
     app[settings_key] = settings
+    web_headers.install(app)
     app.cleanup_ctx.append(_rooms)
     add_routes(app)
     if settings.clinic_enabled:

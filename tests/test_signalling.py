@@ -104,3 +104,19 @@ async def test_health_and_readiness(gateway: Gateway) -> None:
         assert r.status == 200
     async with gateway.http.get(f"{gateway.url}/patient") as r:
         assert r.status == 200 and "<html" in (await r.text()).lower()
+
+
+async def test_every_reply_carries_the_security_headers_and_json_is_never_cached(gateway: Gateway) -> None:
+    session = await gateway.create_session()
+    pages = [f"{gateway.url}/patient", f"{gateway.url}/static/style.css", f"{gateway.url}/healthz"]
+    for url in pages:
+        async with gateway.http.get(url) as r:
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+            assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+            assert r.headers["X-Frame-Options"] == "DENY" and r.headers["Referrer-Policy"] == "no-referrer"
+            assert "aiohttp" not in r.headers.get("Server", "").lower()
+    headers = {"Authorization": f"Bearer {session['patient_token']}"}
+    async with gateway.http.get(f"{gateway.url}/api/session", headers=headers) as r:
+        assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+    async with gateway.http.get(f"{gateway.url}/api/exercises") as r:  # no token: a 401
+        assert r.status >= 400 and r.headers["Cache-Control"] == "no-store"  # errors too

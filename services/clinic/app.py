@@ -41,6 +41,7 @@ from services.clinic.errors import ClinicError, Conflict, Forbidden, Unauthorize
 from services.clinic.mailer import Mailer
 from services.clinic.migrate import upgrade
 from services.clinic.openapi import document
+from shared import web_headers
 from shared.connections import connect
 from shared.keys import Keys
 from shared.settings import Settings
@@ -178,6 +179,7 @@ def mount(parent: web.Application, settings: Settings) -> web.Application:
 def run(settings: Settings) -> None:
     """``telerehab clinic``: the clinic alone on ``TELEREHAB_CLINIC_PORT``, under /clinic."""
     root = web.Application()
+    web_headers.install(root)
     mount(root, settings)
     log.info("clinic listening on %s:%d", settings.host, settings.clinic_port)
     web.run_app(root, host=settings.host, port=settings.clinic_port, print=None)

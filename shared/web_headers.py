@@ -1,0 +1,34 @@
+"""Security headers on every HTTP response, for the gateway and the clinic alike.
+
+The pages load nothing from elsewhere and are never meant to sit in someone else's
+frame; JSON and PDF replies carry health data that no browser or proxy cache should
+keep; and the ``Server`` header should not name the aiohttp version to a scanner.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+SERVER = "telerehab"
+_ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+}
+_PRIVATE_TYPES = ("application/json", "application/pdf")
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: set before any byte of the response is sent."""
+    for name, value in _ALWAYS.items():
+        response.headers.setdefault(name, value)
+    response.headers["Server"] = SERVER
+    if response.content_type in _PRIVATE_TYPES or request.path.startswith(("/api/", "/clinic/api/")):
+        response.headers["Cache-Control"] = "no-store"
+
+
+def install(app: web.Application) -> None:
+    """Add the headers to every response of ``app`` (and of the sub-apps it mounts)."""
+    app.on_response_prepare.append(add_security_headers)
