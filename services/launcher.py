@@ -42,9 +42,12 @@ def load_secret(settings: Settings) -> Settings:
         return settings
     path = STATE_DIR / "secret"
     if not path.exists():
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        # The folder is the owner's alone (it also holds the clinic's SQLite file), and
+        # the secret is created 0600: never, even for a moment, readable by others.
+        STATE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
     return replace(settings, secret=path.read_text().strip())
 
 

@@ -73,6 +73,7 @@ def test_up_starts_everything_and_prints_links(tmp_path: Path) -> None:
         # The secret was generated and kept private for `telerehab session`.
         secret_file = tmp_path / "state" / "secret"
         assert secret_file.stat().st_mode & 0o077 == 0
+        assert secret_file.parent.stat().st_mode & 0o077 == 0  # the state folder too
         assert tokens.verify(secret_file.read_text().strip(), token).role == "patient"
     finally:
         proc.send_signal(signal.SIGTERM)

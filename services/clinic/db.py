@@ -27,7 +27,7 @@ def resolve_url(settings: Settings) -> str:
     path = Path(url.database)
     if not path.is_absolute():
         path = Path(settings.state_dir) / path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the owner's alone
     return url.set(database=str(path)).render_as_string(hide_password=False)
 
 
