@@ -1,7 +1,7 @@
 """Accuracy of ``telerehab analyze`` on real faces with known, synthetic movement, against
 a naive per-side landmark baseline scored on the same clips in the same run.
 
-Every clip is a real photo (``benchmarks.faces``: ten faces from packages) warped with
+Every clip is a real photo (``benchmarks.faces``: nine faces from packages) warped with
 known per-side movement by ``analyzer.synthetic`` (the affected side moves k times the
 healthy side), rendered at 448x336, 15 fps, written as H.264 and analysed by exactly
 what ``telerehab analyze VIDEO --exercise E --json`` runs (``analyzer.offline.analyze``),
@@ -357,15 +357,8 @@ def summarise(tally: Tally) -> dict[str, Any]:
     out: dict[str, Any] = {"clips": len(tally.rows), "refused": len(tally.rows) - len(measured)}
     out["symmetry_mae"] = {"all": _mae(with_k, "symmetry"), "naive": _mae(with_k, "naive")}
     by_ex: dict[str, Any] = {}
-    for m in MOVEMENTS:
-        rows = [r for r in with_k if r["exercise"] == m.exercise]
-        by_ex[m.exercise] = {
-            "engine": _mae(rows, "symmetry"),
-            "naive": _mae(rows, "naive"),
-            "clips": len(rows),
-        }
-    for m in EXTRA:
-        rows = [r for r in extra if r["exercise"] == m.exercise]
+    for m in MOVEMENTS + EXTRA:
+        rows = [r for r in (extra if m in EXTRA else with_k) if r["exercise"] == m.exercise]
         by_ex[m.exercise] = {
             "engine": _mae(rows, "symmetry"),
             "naive": _mae(rows, "naive"),
@@ -435,7 +428,12 @@ def main() -> None:
     kinds_all = ["grid", "extra", "reps", "droop", "synkinesis", "motion", "nuisance", "lead"]
     parser.add_argument("--kinds", nargs="*", default=kinds_all, help=f"default: {kinds_all}")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--summarise", default=None, metavar="JSON", help="only summarise an earlier --json")
     args = parser.parse_args()
+    if args.summarise:
+        rows = json.loads(Path(args.summarise).read_text())["rows"]
+        print(json.dumps(summarise(Tally(rows)), indent=1))
+        return
     started = time.monotonic()
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="telerehab-accuracy-") as tmp:
