@@ -74,6 +74,16 @@ def prepare(image: npt.NDArray[np.uint8], gates: GateLimits) -> tuple[npt.NDArra
     return (brighten(image, brightness), dark) if dark else (image, None)
 
 
+def gate(landmarks: Landmarks, gates: GateLimits) -> tuple[Pose, str | None]:
+    """The head pose, and the cue if the face is turned away or badly framed (then the
+    frame is not measured)."""
+    pose = head_pose(landmarks.points)
+    bad = pose_cue(pose, gates) or framing_cue(
+        inter_pupil_distance(landmarks.points) / landmarks.width, outside_fraction(landmarks), gates
+    )
+    return pose, bad
+
+
 def outside_fraction(landmarks: Landmarks) -> float:
     """Share of landmarks outside the image: the face is partly out of frame."""
     p = landmarks.points
@@ -169,10 +179,7 @@ class SessionAnalysis:
         if landmarks is None:
             return gated("no_face", False, dark or CUE_NO_FACE)
         points = landmarks.points
-        pose = head_pose(points)
-        bad = pose_cue(pose, gates) or framing_cue(
-            inter_pupil_distance(points) / landmarks.width, outside_fraction(landmarks), gates
-        )
+        pose, bad = gate(landmarks, gates)
         if bad:
             return gated("bad_pose", True, bad, pose)
         gray = to_gray(image)

@@ -46,10 +46,12 @@ class LidModel:
         # landmark's margin towards the opening.
         self.cands = np.linspace(MOST_OPEN, MOST_CLOSED, CANDIDATES)[None, :] * gaps[:, None]
         v_end = self.cands[:, -1] + OPENING_SHOWN_PX + SLACK_PX
-        self.v = np.linspace(0.0, 1.0, SAMPLES)[None, :] * (v_end + span + SLACK_PX)[:, None] - (
-            span + SLACK_PX
-        )[:, None]
+        self.v = (
+            np.linspace(0.0, 1.0, SAMPLES)[None, :] * (v_end + span + SLACK_PX)[:, None]
+            - (span + SLACK_PX)[:, None]
+        )
         self.lids = lids.astype(np.float64)
+        self.where = self._sample_points()  # canvas (x, y) of every profile sample
         neutral_profiles = self.profiles(neutral)  # (n, S)
 
         o = MARGIN_OFFSETS[None, :, None, None]  # (1, O, 1, 1)
@@ -66,11 +68,11 @@ class LidModel:
         self.predicted = predicted.astype(np.float32)  # (n, O, D, S)
         self.weight = (mask / np.maximum(mask.sum(axis=3, keepdims=True), 1)).astype(np.float32)
 
-    def sample_points(self) -> tuple[Coords, Coords]:
+    def _sample_points(self) -> tuple[Coords, Coords]:
         """Canvas (x, y) of every profile sample: (n * columns, S) each."""
-        x = self.lids[:, 0][:, None, None] + COLUMNS[None, :, None] + 0 * self.v[:, None, :]
-        y = self.lids[:, 1][:, None, None] + (self.sign[:, None] * self.v)[:, None, :] + 0 * x
-        n = len(self.lids)
+        n, shape = len(self.lids), (len(self.lids), len(COLUMNS), self.v.shape[1])
+        x = np.broadcast_to(self.lids[:, 0, None, None] + COLUMNS[None, :, None], shape)
+        y = np.broadcast_to(self.lids[:, 1, None, None] + (self.sign[:, None] * self.v)[:, None, :], shape)
         return (
             x.reshape(n * len(COLUMNS), -1).astype(np.float32),
             y.reshape(n * len(COLUMNS), -1).astype(np.float32),
@@ -78,12 +80,18 @@ class LidModel:
 
     def profiles(self, image: Gray, where: tuple[Coords, Coords] | None = None) -> npt.NDArray[np.float32]:
         """(n, S) profiles of ``image``, at ``where`` (default: the neutral's own places)."""
-        x, y = where if where is not None else self.sample_points()
+        x, y = where if where is not None else self.where
         sampled = cv2.remap(image, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         out: npt.NDArray[np.float32] = (
             np.asarray(sampled, dtype=np.float32).reshape(len(self.lids), len(COLUMNS), -1).mean(axis=1)
         )
         return out
+
+    def positions(self, travel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Where the lid points are after ``travel`` (canvas (n, 2))."""
+        moved = self.lids.copy()
+        moved[:, 1] += travel * self.sign
+        return moved
 
     def travel(self, current: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Each lid point's travel (canvas px) towards the other lid, negative: opening,

@@ -137,7 +137,7 @@ _PAD_ROWS = np.array(
 _MID_LO, _MID_HI = (_GROUP_LEN - 1) // 2, _GROUP_LEN // 2
 _GROUP_ROWS = np.arange(len(_GROUP_KEYS))
 _OUT_SIGN: dict[Side, float] = {"left": 1.0, "right": -1.0}  # "across" points to the patient's left
-_SMILE_DIR = 1 / math.sqrt(2)  # a smile moves the corner up and out: project on the diagonal
+_SMILE_DIR = 1 / math.sqrt(2)  # a smile moves the corner up and out: the diagonal
 
 
 _FULL_COS = math.cos(math.radians(50))
@@ -226,7 +226,7 @@ def measure(aligned: FloatArray, neutral: Neutral) -> FaceMeasures:
     padded = np.where((_PAD_ROWS >= 0)[:, :, None], table[_PAD_ROWS], np.inf)
     ordered = np.sort(padded, axis=1)
     medians = (ordered[_GROUP_ROWS, _MID_LO] + ordered[_GROUP_ROWS, _MID_HI]) / 2
-    means = dict(zip(_GROUP_KEYS, medians.tolist(), strict=True))  # key -> [across, down, dist]
+    groups = dict(zip(_GROUP_KEYS, medians.tolist(), strict=True))  # key -> [across, down, dist]
     lips_rest = neutral.lips
     lips_now = lip_heights(aligned)
 
@@ -234,8 +234,8 @@ def measure(aligned: FloatArray, neutral: Neutral) -> FaceMeasures:
     features: dict[str, dict[Side, float]] = {feature: {} for feature in FEATURES}
     for i, side in enumerate(SIDES):
         out = _OUT_SIGN[side]
-        brow, mouth, nose = means[("brow", side)], means[("mouth", side)], means[("nose", side)]
-        cheek, canthi = means[("cheek", side)], means[("canthi", side)]
+        brow, mouth, nose = groups[("brow", side)], groups[("mouth", side)], groups[("nose", side)]
+        cheek, canthi = groups[("cheek", side)], groups[("canthi", side)]
         excursion["brow"][side] = brow[2]
         excursion["mouth"][side] = mouth[2]
         excursion["nose"][side] = nose[2]

@@ -23,16 +23,15 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from analyzer.analysis import SessionAnalysis, outside_fraction, prepare
+from analyzer.analysis import SessionAnalysis, gate, prepare
 from analyzer.baseline import Baseline
-from analyzer.cues import GateLimits, framing_cue, pose_cue
+from analyzer.cues import GateLimits
 from analyzer.engine import FaceEngine, exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray, Landmarker, Landmarks
-from analyzer.metrics import REGIONS, inter_pupil_distance, symmetry
+from analyzer.metrics import REGIONS, symmetry
 from analyzer.neutral import baseline_of, candidates, pick_neutral
 from analyzer.pixel_motion import Gray, to_gray
-from analyzer.pose import head_pose
 from shared.exercises import ExerciseSpec, get_exercise
 from shared.messages import Command, Feedback
 
@@ -135,14 +134,6 @@ def _stretches(indices: list[int], times: list[float], gap_s: float = 0.5) -> li
         else:
             out.append([t, t])
     return out
-
-
-def _usable(landmarks: Landmarks, gates: GateLimits) -> bool:
-    """A frame the live path would measure: frontal enough and inside the picture."""
-    points = landmarks.points
-    if pose_cue(head_pose(points), gates):
-        return False
-    return not framing_cue(inter_pupil_distance(points) / landmarks.width, outside_fraction(landmarks), gates)
 
 
 def _series_point(t: float, fb: Feedback) -> dict[str, Any]:
@@ -333,7 +324,8 @@ def _find_faces(
         bar.finish(len(recorded))
     if not recorded:
         raise AnalyzeError(f"cannot read {path}: the video holds no frames")
-    usable = [lm.points if lm is not None and _usable(lm, gates) else None for lm in recorded]
+    # Landmarks of the frames the live path would measure (frontal, inside the picture).
+    usable = [lm.points if lm is not None and gate(lm, gates)[1] is None else None for lm in recorded]
     return _Faces(total, recorded, times, usable)
 
 

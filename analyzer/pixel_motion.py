@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from analyzer.eyelids import LidModel
+from analyzer.eyelids import Coords, LidModel
 from analyzer.face_points import (
     BROW,
     CANTHI,
@@ -113,6 +113,15 @@ def apply(matrix: Matrix, xy: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return out
 
 
+def _apply_grid(matrix: Matrix, xy: tuple[Coords, Coords]) -> tuple[Coords, Coords]:
+    """``apply`` to a grid of coordinates held as separate x and y arrays."""
+    x, y = xy
+    return (
+        (matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]).astype(np.float32),
+        (matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]).astype(np.float32),
+    )
+
+
 def invert(matrix: Matrix) -> Matrix:
     return np.asarray(cv2.invertAffineTransform(matrix), dtype=np.float64)
 
@@ -164,9 +173,9 @@ class NeutralImage:
 
     canvas: Gray
     matrix: Matrix  # neutral image coordinates → canvas
+    back: Matrix  # canvas → neutral image coordinates
     start: npt.NDArray[np.float32]  # (len(_ALL), 2) canvas positions of the tracked points
     lids: LidModel  # the eyelids' predicted profiles
-    lid_samples: npt.NDArray[np.float64]  # (k, 2) canvas places the lid profiles read
     fit_target: npt.NDArray[np.float64]  # canvas positions of STABLE_POINTS
 
     @classmethod
@@ -174,14 +183,12 @@ class NeutralImage:
         matrix = canvas_matrix(neutral_points)
         lids = apply(matrix, neutral_points[_LIDS_IDX, :2]).astype(np.float32)
         gaps = np.repeat(np.maximum(lids[1::2, 1] - lids[0::2, 1], 1.0), 2).astype(np.float64)
-        model = LidModel(canvas, lids, gaps)
-        x, y = model.sample_points()
         return cls(
             canvas=canvas,
             matrix=matrix,
+            back=invert(matrix),
             start=apply(matrix, neutral_points[_ALL, :2]).astype(np.float32),
-            lids=model,
-            lid_samples=np.column_stack([x.ravel(), y.ravel()]).astype(np.float64),
+            lids=LidModel(canvas, lids, gaps),
             fit_target=apply(matrix, neutral_points[_FIT_IDX, :2]),
         )
 
@@ -224,26 +231,18 @@ class NeutralImage:
         # Registration by pixels: where the points that never move went is what the
         # landmark placement got wrong; ``fix`` maps the current canvas onto the neutral's.
         fix = _residual(moved[_N_REGION:], ok[_N_REGION:], self.start[_N_REGION:])
-        samples = self.lid_samples
+        where = self.lids.where
         if fix is not None:
             moved = apply(fix, moved).astype(np.float32)
-            samples = apply(invert(fix), samples)
+            where = _apply_grid(invert(fix), where)
         # Lids: their own model (analyzer.eyelids), since the eyeball they slide over
         # stays put; they travel along the canvas' vertical (the face's own).
-        shape = (len(self.lids.lids) * 3, -1)
-        where = (
-            samples[:, 0].reshape(shape).astype(np.float32),
-            samples[:, 1].reshape(shape).astype(np.float32),
-        )
-        travel = self.lids.travel(self.lids.profiles(current, where))
-        lids = self.lids.lids.copy()
-        lids[:, 1] += travel * self.lids.sign
+        lids = self.lids.positions(self.lids.travel(self.lids.profiles(current, where)))
 
-        back = invert(self.matrix)
         out = aligned.copy()
         region = ok[:_N_REGION]
-        out[_ALL[:_N_REGION][region], :2] = apply(back, moved[:_N_REGION][region])
-        out[_LIDS_IDX, :2] = apply(back, lids)
+        out[_ALL[:_N_REGION][region], :2] = apply(self.back, moved[:_N_REGION][region])
+        out[_LIDS_IDX, :2] = apply(self.back, lids)
         return out
 
 
