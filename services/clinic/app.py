@@ -105,6 +105,8 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
         except ClinicError as exc:
             if actor is not None and exc.status in (403, 404):
                 await _audit_denied(app, actor, route, request)
+            if isinstance(exc, auth.SignInFailed) and exc.actor is not None:
+                await auth.record_failed_sign_in(app[sessions_key], exc.actor)
             raise
         except IntegrityError:
             # Two requests raced for the same unique thing (a programme version, an e-mail).

@@ -19,8 +19,8 @@ import pyotp
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clinic.audit import record
 from services.clinic.context import Ctx, Route, json_response
@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
-LOGIN_MAX_FAILURES = 5
+# Failures on one account from every address and process (the audit log is shared)
+# before it is refused for everyone: a ceiling far above one guesser's allowance
+# (services.clinic.throttle), so locking an owner out takes a botnet, not a script.
+ACCOUNT_CEILING = 50
 LOGIN_WINDOW = timedelta(minutes=15)
 _DUMMY_HASH = PasswordHasher().hash("not a real password; evens out the timing of unknown e-mails")
 
@@ -45,9 +48,11 @@ async def hash_password(hasher: PasswordHasher, password: str) -> str:
     return await asyncio.to_thread(hasher.hash, password)
 
 
-async def check_password(hasher: PasswordHasher, stored: str | None, password: str) -> bool:
+def password_matches(hasher: PasswordHasher, stored: str | None, password: str) -> bool:
+    """argon2 verification (CPU and memory by design: run it through the sign-in gate).
+    An unknown account is checked against a dummy hash, so it takes as long."""
     try:
-        return await asyncio.to_thread(hasher.verify, stored or _DUMMY_HASH, password) and stored is not None
+        return hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -127,22 +132,35 @@ class TotpConfirmIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=6, max_length=10)]
 
 
-async def _failed(ctx: Ctx, user: User | None) -> None:
-    """Note a failed sign-in in the audit log (its own transaction: the request's is
-    rolled back by the 401 that follows)."""
-    if user is None:
-        return
-    async with ctx.services.sessions() as db, db.begin():
-        record(db, (user.id, user.role), "login_failed", "auth", None)
+class SignInFailed(Unauthorized):
+    """A wrong password or code: 401, and for a real account a ``login_failed`` audit
+    entry, written by the endpoint once this request's transaction has rolled back (in
+    it the entry would be rolled back too; beside it, on SQLite, it would wait on this
+    request's own write lock)."""
+
+    def __init__(self, message: str, user: User | None) -> None:
+        super().__init__(message, code="invalid_credentials")
+        self.actor = (user.id, user.role) if user is not None else None
 
 
-async def login(ctx: Ctx) -> web.Response:
-    """After ``LOGIN_MAX_FAILURES`` failed attempts on an account within
-    ``LOGIN_WINDOW`` it is refused (429) until the window has passed, right password or not."""
-    body = await ctx.body(LoginIn)
-    user = (await ctx.db.execute(select(User).where(User.email == body.email.lower()))).scalar_one_or_none()
-    if user is not None:
-        failures = await ctx.db.scalar(
+async def record_failed_sign_in(sessions: async_sessionmaker[AsyncSession], actor: tuple[int, str]) -> None:
+    async with sessions() as db, db.begin():
+        record(db, actor, "login_failed", "auth", None)
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+async def _account(ctx: Ctx, email: str) -> tuple[User | None, int]:
+    """The account and its failures in the window, read in a short session of its own:
+    no database connection is held while the password hash is computed (a flood of
+    wrong passwords used to drain the pool and fail everyone's requests)."""
+    async with ctx.services.sessions() as db:
+        user = (await db.execute(select(User).where(User.email == email))).scalar_one_or_none()
+        if user is None:
+            return None, 0
+        failures = await db.scalar(
             select(func.count())
             .select_from(AuditEntry)
             .where(
@@ -151,46 +169,88 @@ async def login(ctx: Ctx) -> web.Response:
                 AuditEntry.at > utcnow() - LOGIN_WINDOW,
             )
         )
-        if (failures or 0) >= LOGIN_MAX_FAILURES:
-            log.info("user %d: sign-in refused after %d failures", user.id, failures)
+        return user, failures or 0
+
+
+async def login(ctx: Ctx) -> web.Response:
+    """Refused (429) before any password is checked when this address has failed too
+    often on this account or on any (``services.clinic.throttle``), or the account has
+    failed ``ACCOUNT_CEILING`` times from everywhere within ``LOGIN_WINDOW``."""
+    body = await ctx.body(LoginIn)
+    email = body.email.lower()
+    gate = ctx.services.sign_ins
+    async with gate.attempt(email, client_address(ctx.request)) as attempt:
+        found, failures = await _account(ctx, email)
+        if failures >= ACCOUNT_CEILING:
+            log.info("user %d: sign-in refused after %d failures", found.id if found else 0, failures)
             raise TooManyAttempts("Too many failed sign-ins; wait 15 minutes and try again.")
-    stored = user.password_hash if user is not None and user.role != "patient" else None
-    if not await check_password(ctx.services.hasher, stored, body.password) or user is None:
-        await _failed(ctx, user)
-        raise Unauthorized("The e-mail or password is not right.", code="invalid_credentials")
-    if user.totp_enabled:
-        if not body.totp:
-            raise Unauthorized("Enter the code from your authenticator app.", code="totp_required")
-        step = totp_step(user, body.totp)
-        if step is None:
-            await _failed(ctx, user)
-            raise Unauthorized("The e-mail, password or code is not right.", code="invalid_credentials")
-        user.totp_last_step = step
+        stored = found.password_hash if found is not None and found.role != "patient" else None
+        hasher = ctx.services.hasher
+        if not await gate.check(lambda: password_matches(hasher, stored, body.password)) or found is None:
+            attempt.fail()
+            raise SignInFailed("The e-mail or password is not right.", found)
+        if found.totp_enabled:
+            if not body.totp:
+                raise Unauthorized("Enter the code from your authenticator app.", code="totp_required")
+            step = totp_step(found, body.totp)
+            # The step is marked used before anything else is read in this transaction
+            # (SQLite cannot turn a read lock into a write lock under contention).
+            if step is None or not await _use_totp_step(ctx, found, step):
+                attempt.fail()
+                raise SignInFailed("The e-mail, password or code is not right.", found)
+        user = await ctx.db.get(User, found.id)
+        if user is None:  # deleted while its password was being checked
+            raise Unauthorized("The e-mail or password is not right.", code="invalid_credentials")
     token = await issue_token(ctx.db, user, "login", ctx.settings.clinic_login_ttl_s)
     log.info("user %d signed in", user.id)
     return json_response({"token": token, "user": user_json(user)})
 
 
+async def _use_totp_step(ctx: Ctx, user: User, step: int) -> bool:
+    """Mark ``step`` used, atomically: of two requests with the same code at the same
+    moment, one wins (a read-then-write let both sign in)."""
+    done = await ctx.db.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(done, "rowcount", 0) == 1
+
+
 async def magic(ctx: Ctx) -> web.Response:
     body = await ctx.body(MagicIn)
-    row = (
+    digest = token_hash(body.token)
+    # Used once, atomically, and written first: of exchanges at the same moment only the
+    # one whose update finds the link unused signs in. (A read, then a write, let several
+    # through on SQLite, which has no SELECT … FOR UPDATE, and deadlocks its lock upgrade.)
+    claimed = await ctx.db.execute(
+        update(AuthToken)
+        .where(
+            AuthToken.token_hash == digest,
+            AuthToken.kind == "magic",
+            AuthToken.used_at.is_(None),
+            AuthToken.expires_at > utcnow(),
+        )
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    link = (
         await ctx.db.execute(
-            select(AuthToken, User)
-            .join(User, User.id == AuthToken.user_id)
-            .where(AuthToken.token_hash == token_hash(body.token), AuthToken.kind == "magic")
-            .with_for_update()
+            select(AuthToken).where(AuthToken.token_hash == digest, AuthToken.kind == "magic")
         )
-    ).first()
-    if row is None:
+    ).scalar_one_or_none()
+    if link is None:
         raise Unauthorized("This link is not valid. Ask your therapist for a new one.", code="invalid_link")
-    link, user = row
-    if link.used_at is not None:
-        raise Unauthorized(
-            "This link has been used already. Ask your therapist for a new one.", code="used_link"
-        )
-    if link.expires_at <= utcnow():
+    if getattr(claimed, "rowcount", 0) != 1:
+        if link.used_at is not None:
+            raise Unauthorized(
+                "This link has been used already. Ask your therapist for a new one.", code="used_link"
+            )
         raise Unauthorized("This link has expired. Ask your therapist for a new one.", code="expired_link")
-    link.used_at = utcnow()
+    user = await ctx.db.get(User, link.user_id)
+    if user is None:
+        raise Unauthorized("This link is not valid. Ask your therapist for a new one.", code="invalid_link")
     token = await issue_token(ctx.db, user, "login", ctx.settings.clinic_login_ttl_s)
     log.info("patient %d signed in by magic link", user.id)
     return json_response({"token": token, "user": user_json(user)})

@@ -18,6 +18,7 @@ from services.clinic.audit import record
 from services.clinic.errors import BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 from services.clinic.mailer import Mailer
 from services.clinic.models import User
+from services.clinic.throttle import SignInGate
 from shared.settings import Settings
 
 # The dates a clinic's records can sensibly carry (births and onsets to plans ahead).
@@ -39,6 +40,7 @@ class Services:
     http: aiohttp.ClientSession
     hasher: PasswordHasher
     sessions: async_sessionmaker[AsyncSession]  # for writes that must outlive a rolled-back request
+    sign_ins: SignInGate = field(default_factory=SignInGate)  # throttles password checks
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,13 @@ async def list_therapists(ctx: Ctx) -> web.Response:
 
 async def send_magic_link(ctx: Ctx, patient: User) -> dict[str, object]:
     """A new single-use link. E-mailed when SMTP is configured; otherwise handed back to
-    the therapist to pass on (it is never logged)."""
+    the therapist to pass on (it is never logged). Earlier unused links stop working: a
+    link mailed to an old address, or lost, is not a way in for a week."""
+    await ctx.db.execute(
+        sa_delete(AuthToken).where(
+            AuthToken.user_id == patient.id, AuthToken.kind == "magic", AuthToken.used_at.is_(None)
+        )
+    )
     raw = await issue_token(ctx.db, patient, "magic", ctx.settings.magic_link_ttl_s)
     link = f"{ctx.settings.base_url.rstrip('/')}/clinic/magic#token={raw}"
     mailer = ctx.services.mailer

@@ -6,13 +6,14 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import msgspec
 from sqlalchemy import func, select
 
 from services.clinic.app import sessions_key
 from services.clinic.models import AuditEntry, Programme
 from shared.messages import ExerciseSummary, Resting, SessionSummary, SunnybrookEstimate
-from tests.clinic.conftest import Clinic
+from tests.clinic.conftest import PASSWORD, Clinic
 
 P = "/clinic/api/patients"
 
@@ -282,6 +283,9 @@ async def test_totp_once_enabled_is_required_to_sign_in(clinic: Clinic) -> None:
     assert (await clinic.login("therapist@clinic.test", totp=code)).status == 200
     replay = await clinic.login("therapist@clinic.test", totp=code)  # a code signs in once
     assert replay.status == 401 and replay.body["error"]["code"] == "invalid_credentials"
+    ahead = totp.at(time.time() + 30)  # the next step's code (drift allowed), sent twice at once
+    twice = await asyncio.gather(*(clinic.login("therapist@clinic.test", totp=ahead) for _ in range(2)))
+    assert sorted(r.status for r in twice) == [200, 401]
     assert (await clinic.login("therapist@clinic.test", totp=earlier)).status == 401  # older step
     bad_password = await clinic.login("therapist@clinic.test", "wrong password!", totp=totp.now())
     assert bad_password.status == 401 and bad_password.body["error"]["code"] == "invalid_credentials"
@@ -298,6 +302,21 @@ async def test_magic_links_work_once_and_patients_cannot_use_passwords(clinic: C
     assert reuse.status == 401 and reuse.body["error"]["code"] == "used_link"
     forged = await clinic.call("POST", "/clinic/api/auth/magic", json={"token": "x" * 43})
     assert forged.status == 401 and forged.body["error"]["code"] == "invalid_link"
+
+
+async def test_a_magic_link_signs_in_once_even_at_the_same_moment_and_a_new_one_retires_the_old(
+    clinic: Clinic,
+) -> None:
+    pid = clinic.ids["patient"]
+    older = (await clinic.ok("POST", f"{P}/{pid}/invite", "therapist"))["link"].split("#token=")[1]
+    token = (await clinic.ok("POST", f"{P}/{pid}/invite", "therapist"))["link"].split("#token=")[1]
+    retired = await clinic.call("POST", "/clinic/api/auth/magic", json={"token": older})
+    assert retired.status == 401 and retired.body["error"]["code"] == "invalid_link"
+    replies = await asyncio.gather(
+        *(clinic.call("POST", "/clinic/api/auth/magic", json={"token": token}) for _ in range(10))
+    )
+    assert sorted(r.status for r in replies) == [200] + [401] * 9
+    assert {r.body["error"]["code"] for r in replies if r.status == 401} == {"used_link"}
     assert (await clinic.login("patient@example.test", "anything at all")).status == 401
     # Signing out revokes the bearer token.
     await clinic.ok("POST", "/clinic/api/auth/logout", "patient")
@@ -424,12 +443,42 @@ async def test_concurrent_programme_changes_never_share_a_version(clinic: Clinic
     assert [v["version"] for v in versions] == made
 
 
+async def test_a_flood_of_concurrent_wrong_passwords_is_counted_exactly_and_harms_nobody_else(
+    clinic: Clinic,
+) -> None:
+    """41 guesses at once: exactly 5 are checked and recorded, the rest are refused before
+    any password is checked, none fails with a 500, and another therapist is served."""
+    guesses = [clinic.login("therapist@clinic.test", f"guess number {i}") for i in range(41)]
+    replies = await asyncio.gather(*guesses, clinic.call("GET", "/clinic/api/me", "other_therapist"))
+    statuses = [r.status for r in replies[:-1]]
+    assert replies[-1].status == 200
+    assert statuses.count(401) == 5 and statuses.count(429) == 36, statuses
+    failures = await clinic.ok("GET", "/clinic/api/audit", "admin")
+    assert (
+        sum(e["action"] == "login_failed" and e["actor_id"] == clinic.ids["therapist"] for e in failures) == 5
+    )
+
+
+async def test_unknown_e_mails_are_refused_like_real_ones(clinic: Clinic) -> None:
+    """The 429 does not reveal which addresses have accounts."""
+    for email in ("therapist@clinic.test", "nobody.here@clinic.test"):
+        replies = [await clinic.login(email, "not the password") for _ in range(6)]
+        assert [r.status for r in replies] == [401] * 5 + [429]
+
+
 async def test_repeated_wrong_passwords_lock_the_account_for_a_while(clinic: Clinic) -> None:
     for _ in range(5):
         assert (await clinic.login("therapist@clinic.test", "not the password")).status == 401
     locked = await clinic.login("therapist@clinic.test")  # the right password, too late
     assert locked.status == 429 and locked.body["error"]["code"] == "too_many_attempts"
     assert (await clinic.login("other_therapist@clinic.test")).status == 200  # others unaffected
+    # The owner, at another address, still signs in: a guesser cannot lock them out.
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    ) as elsewhere:
+        body = {"email": "therapist@clinic.test", "password": PASSWORD}
+        async with elsewhere.post(f"{clinic.url}/clinic/api/auth/login", json=body) as reply:
+            assert reply.status == 200
     failures = await clinic.ok("GET", "/clinic/api/audit", "admin")
     assert (
         sum(e["action"] == "login_failed" and e["actor_id"] == clinic.ids["therapist"] for e in failures) == 5
