@@ -241,8 +241,8 @@ def exercise_summary(record: ExerciseRecord) -> ExerciseSummary:
         reps=record.reps,
         attempts=record.attempts,
         sets=record.sets,
-        mean_hold_s=round(record.hold_seconds / record.reps, 2) if record.reps else 0.0,
+        mean_hold_s=round(min(3600.0, record.hold_seconds / record.reps), 2) if record.reps else 0.0,
         symmetry=round(statistics.median(record.symmetries), 3) if record.symmetries else None,
         synkinesis=None if synk is None else round(synk, 3),
-        quality=round(record.reps / record.attempts, 3) if record.attempts else 0.0,
+        quality=round(min(1.0, record.reps / record.attempts), 3) if record.attempts else 0.0,
     )

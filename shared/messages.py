@@ -8,7 +8,7 @@ them into bytes and back; it validates every field on decode.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -107,25 +107,34 @@ class Synkinesis(msgspec.Struct, frozen=True):
     alert: bool
 
 
+# Bounds on what a session can leave behind: a summary also arrives from a patient's
+# browser (home practice), and the clinic's charts, adherence and referral rules read it.
+Count = Annotated[int, msgspec.Meta(ge=0, le=100_000)]
+Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+HoldSeconds = Annotated[float, msgspec.Meta(ge=0.0, le=3600.0)]
+SideMm = Annotated[float, msgspec.Meta(ge=-100.0, le=100.0)]  # a face is not wider
+Grades = Annotated[dict[str, Annotated[int, msgspec.Meta(ge=0, le=5)]], msgspec.Meta(max_length=5)]
+
+
 class Resting(msgspec.Struct, frozen=True):
     """Side differences of the neutral face, left minus right, in mm."""
 
-    brow_mm: float  # brow height above the eye line
-    eye_mm: float  # lid-to-lid opening
-    mouth_mm: float  # mouth corner height (positive: the left corner sits higher)
+    brow_mm: SideMm  # brow height above the eye line
+    eye_mm: SideMm  # lid-to-lid opening
+    mouth_mm: SideMm  # mouth corner height (positive: the left corner sits higher)
 
 
 class SunnybrookEstimate(msgspec.Struct, frozen=True):
     """Sunnybrook-style composite from a guided assessment: an estimate for the
     therapist to confirm, never the record."""
 
-    resting: dict[str, int]  # eye 0-1, cheek 0-2, mouth 0-1
-    voluntary: dict[str, int]  # five movements, 1-5
-    synkinesis: dict[str, int]  # five movements, 0-3
-    resting_score: int  # sum x 5
-    voluntary_score: int  # sum x 4
-    synkinesis_score: int  # sum
-    composite: int  # voluntary - resting - synkinesis, 0..100
+    resting: Grades  # eye 0-1, cheek 0-2, mouth 0-1
+    voluntary: Grades  # five movements, 1-5
+    synkinesis: Grades  # five movements, 0-3
+    resting_score: Annotated[int, msgspec.Meta(ge=0, le=20)]  # sum x 5
+    voluntary_score: Annotated[int, msgspec.Meta(ge=0, le=100)]  # sum x 4
+    synkinesis_score: Annotated[int, msgspec.Meta(ge=0, le=15)]  # sum
+    composite: Annotated[int, msgspec.Meta(ge=0, le=100)]  # voluntary - resting - synkinesis
     affected_side: Side | None = None
     estimate: bool = True
 
@@ -183,22 +192,24 @@ class Command(msgspec.Struct, frozen=True, tag_field="t", tag="command"):
 class ExerciseSummary(msgspec.Struct, frozen=True):
     """One exercise of a session, for the clinic's records."""
 
-    name: str
-    reps: int  # counted repetitions (target reached and held with good form)
-    attempts: int
-    sets: int  # sets completed
-    mean_hold_s: float
-    symmetry: float | None  # median over counted holds
-    synkinesis: float | None  # 90th percentile of the index while moving, 0..1
-    quality: float  # reps / attempts, 0..1
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    reps: Count  # counted repetitions (target reached and held with good form)
+    attempts: Count
+    sets: Count  # sets completed
+    mean_hold_s: HoldSeconds
+    symmetry: Fraction | None  # median over counted holds
+    synkinesis: Fraction | None  # 90th percentile of the index while moving, 0..1
+    quality: Fraction  # reps / attempts, 0..1
 
 
 class SessionSummary(msgspec.Struct, frozen=True, tag_field="t", tag="summary"):
     """What a session leaves behind: no frames, only these figures."""
 
     sid: str
-    frames: int
-    exercises: list[ExerciseSummary] = msgspec.field(default_factory=list)
+    frames: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
+    exercises: Annotated[list[ExerciseSummary], msgspec.Meta(max_length=64)] = msgspec.field(
+        default_factory=list
+    )
     resting: Resting | None = None
     assessment: SunnybrookEstimate | None = None
     v: int = 1

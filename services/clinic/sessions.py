@@ -246,7 +246,11 @@ async def post_summary(ctx: Ctx) -> web.Response:
     row = await load(ctx)
     if ctx.actor.role == "patient" and row.kind != "home":
         raise Forbidden("A live session's summary comes from the session itself.")
-    await store_summary(ctx, row, await ctx.body(SessionSummary))
+    summary = await ctx.body(SessionSummary)  # bounded figures: 422 outside them
+    if ctx.actor.role == "patient" and summary.assessment is not None:
+        # Home practice has no guided assessment: an estimate here was made up.
+        raise Forbidden("A Sunnybrook estimate comes only from a guided assessment with your therapist.")
+    await store_summary(ctx, row, summary)
     await evaluate_for(ctx, row.patient_id)
     return json_response(session_out(ctx, row), status=201)
 

@@ -129,7 +129,7 @@ async def test_therapist_sunnybrook_is_scored_and_estimates_sit_beside_it(clinic
     await clinic.ok(
         "POST",
         f"/clinic/api/sessions/{session['id']}/summary",
-        "patient",
+        "therapist",
         summary("home-1", estimate=True),
         201,
     )
@@ -195,11 +195,38 @@ async def test_summary_is_stored_once(clinic: Clinic) -> None:
     pid = clinic.ids["patient"]
     s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
     url = f"/clinic/api/sessions/{s['id']}/summary"
-    await clinic.ok("POST", url, "patient", summary("a", estimate=True), 201)
-    again = await clinic.call("POST", url, "patient", summary("a", estimate=True))
+    await clinic.ok("POST", url, "therapist", summary("a", estimate=True), 201)
+    again = await clinic.call("POST", url, "therapist", summary("a", estimate=True))
     assert again.status == 409 and again.body["error"]["code"] == "summary_exists"
     rows = await clinic.ok("GET", f"{P}/{pid}/assessments", "therapist")
     assert len(rows) == 1
+
+
+async def test_a_patients_summary_is_refused_when_its_figures_are_impossible_or_it_claims_an_estimate(
+    clinic: Clinic,
+) -> None:
+    pid = clinic.ids["patient"]
+    s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    url = f"/clinic/api/sessions/{s['id']}/summary"
+    good = summary("a")
+    forged = [
+        {**good, "frames": 2**63 + 5},
+        {**good, "exercises": [{**good["exercises"][0], "reps": 999_999}]},
+        {**good, "exercises": [{**good["exercises"][0], "symmetry": 1e300}]},
+        {**good, "exercises": [{**good["exercises"][0], "quality": -0.5}]},
+        {**good, "resting": {"brow_mm": 0.0, "eye_mm": 0.0, "mouth_mm": 5000.0}},
+        {
+            **summary("a", estimate=True),
+            "assessment": {**summary("a", estimate=True)["assessment"], "composite": 987654321},
+        },
+    ]
+    for body in forged:
+        reply = await clinic.call("POST", url, "patient", body)
+        assert reply.status == 422, (body, reply.body)
+    made_up = await clinic.call("POST", url, "patient", summary("a", estimate=True))
+    assert made_up.status == 403
+    assert await clinic.ok("GET", f"{P}/{pid}/assessments", "therapist") == []
+    await clinic.ok("POST", url, "patient", good, 201)  # nothing above was kept
 
 
 async def test_questionnaires_store_answers_and_scores(clinic: Clinic) -> None:
@@ -495,7 +522,7 @@ async def test_erasing_a_patient_removes_every_record_but_keeps_the_audit_trail(
     await clinic.ok("POST", f"{P}/{pid}/assessments", "therapist", {"house_brackmann": 3}, 201)
     s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
     await clinic.ok(
-        "POST", f"/clinic/api/sessions/{s['id']}/summary", "patient", summary("e", estimate=True), 201
+        "POST", f"/clinic/api/sessions/{s['id']}/summary", "therapist", summary("e", estimate=True), 201
     )
     await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [2] * 9}, 201)
     await clinic.ok("POST", f"{P}/{pid}/referral-flags/evaluate", "therapist")

@@ -21,7 +21,7 @@ async def test_report_pdf_opens_and_holds_the_patients_figures(clinic: Clinic) -
     )
     s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
     await clinic.ok(
-        "POST", f"/clinic/api/sessions/{s['id']}/summary", "patient", summary("r", estimate=True), 201
+        "POST", f"/clinic/api/sessions/{s['id']}/summary", "therapist", summary("r", estimate=True), 201
     )
     await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [3] * 9}, 201)
     await clinic.ok(
