@@ -20,7 +20,8 @@ async def list_audit(ctx: Ctx) -> web.Response:
     raw_limit = ctx.request.query.get("limit", "200")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise BadRequest("'limit' must be 1 to 1000.")
-    rows = (await ctx.db.execute(query.limit(int(raw_limit)))).scalars()
+    rows = (await ctx.db.execute(query.limit(int(raw_limit)))).scalars().all()
+    ctx.audit("read", "audit", int(pid) if pid is not None else None)  # who looked, too
     return json_response(
         [
             {

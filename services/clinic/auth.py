@@ -202,7 +202,7 @@ async def login(ctx: Ctx) -> web.Response:
         if user is None:  # deleted while its password was being checked
             raise Unauthorized("The e-mail or password is not right.", code="invalid_credentials")
     token = await issue_token(ctx.db, user, "login", ctx.settings.clinic_login_ttl_s)
-    log.info("user %d signed in", user.id)
+    record(ctx.db, (user.id, user.role), "login", "auth", None)
     return json_response({"token": token, "user": user_json(user)})
 
 
@@ -252,13 +252,14 @@ async def magic(ctx: Ctx) -> web.Response:
     if user is None:
         raise Unauthorized("This link is not valid. Ask your therapist for a new one.", code="invalid_link")
     token = await issue_token(ctx.db, user, "login", ctx.settings.clinic_login_ttl_s)
-    log.info("patient %d signed in by magic link", user.id)
+    record(ctx.db, (user.id, user.role), "login_magic_link", "auth", user.id)
     return json_response({"token": token, "user": user_json(user)})
 
 
 async def logout(ctx: Ctx) -> web.Response:
     raw = bearer(ctx.request.headers.get("Authorization", "")) or ""
     await ctx.db.execute(delete(AuthToken).where(AuthToken.token_hash == token_hash(raw)))
+    ctx.audit("logout", "auth", None)
     return json_response({"signed_out": True})
 
 
@@ -273,6 +274,7 @@ async def totp_begin(ctx: Ctx) -> web.Response:
         raise BadRequest("Two-step sign-in is already on.", code="totp_enabled")
     user.totp_secret = pyotp.random_base32()
     uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name="telerehab")
+    ctx.audit("totp_begun", "auth", None)
     return json_response({"secret": user.totp_secret, "otpauth_uri": uri})
 
 
@@ -285,7 +287,7 @@ async def totp_confirm(ctx: Ctx) -> web.Response:
     if step is None:
         raise Forbidden("That code is not right; check the time on your device.", code="bad_totp")
     user.totp_enabled, user.totp_last_step = True, step
-    log.info("user %d enabled TOTP", user.id)
+    ctx.audit("totp_enabled", "auth", None)
     return json_response({"totp_enabled": True})
 
 

@@ -94,7 +94,7 @@ async def create_therapist(ctx: Ctx) -> web.Response:
         name=body.name,
         password_hash=await hash_password(ctx.services.hasher, body.password),
     )
-    log.info("admin %d created therapist %d", ctx.actor.id, user.id)
+    ctx.audit("create", "therapist", None, user.id)
     return json_response(user_json(user), status=201)
 
 

@@ -493,6 +493,36 @@ async def test_unknown_e_mails_are_refused_like_real_ones(clinic: Clinic) -> Non
         assert [r.status for r in replies] == [401] * 5 + [429]
 
 
+async def test_sign_in_events_are_in_the_audit_log(clinic: Clinic) -> None:
+    therapist = clinic.ids["therapist"]
+    assert (await clinic.login("therapist@clinic.test", "wrong password!")).status == 401
+    signed = await clinic.login("therapist@clinic.test")
+    token = signed.body["token"]
+    bye = await clinic.call("POST", "/clinic/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert bye.status == 200
+    await clinic.ok("POST", "/clinic/api/me/totp", "therapist")
+    made = await clinic.ok(
+        "POST",
+        "/clinic/api/therapists",
+        "admin",
+        {"email": "new.one@clinic.test", "name": "New One", "password": "long enough password"},
+        201,
+    )
+    await clinic.ok("GET", "/clinic/api/audit", "admin")
+    entries = await clinic.ok("GET", "/clinic/api/audit", "admin")
+    seen = {(e["action"], e["resource"], e["actor_id"]) for e in entries}
+    for expected in (
+        ("login_failed", "auth", therapist),
+        ("login", "auth", therapist),
+        ("logout", "auth", therapist),
+        ("totp_begun", "auth", therapist),
+        ("create", "therapist", clinic.ids["admin"]),
+        ("read", "audit", clinic.ids["admin"]),
+    ):
+        assert expected in seen, expected
+    assert any(e["resource_id"] == made["id"] for e in entries if e["resource"] == "therapist")
+
+
 async def test_repeated_wrong_passwords_lock_the_account_for_a_while(clinic: Clinic) -> None:
     for _ in range(5):
         assert (await clinic.login("therapist@clinic.test", "not the password")).status == 401
