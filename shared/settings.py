@@ -76,7 +76,11 @@ class Settings:
     smtp_from: str = "telerehab@localhost"
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
-    smtp_starttls: bool = False
+    # How mail is protected on its way to the relay: "starttls" (default), "tls" (implicit
+    # TLS, port 465) or "off" (only to a relay on this machine). The relay's certificate
+    # is verified against the system's CAs, or against ``smtp_ca_file``.
+    smtp_tls: str = "starttls"
+    smtp_ca_file: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -149,11 +153,32 @@ class Settings:
             "smtp_from": env.get("TELEREHAB_SMTP_FROM") or d.smtp_from,
             "smtp_username": env.get("TELEREHAB_SMTP_USERNAME") or None,
             "smtp_password": env.get("TELEREHAB_SMTP_PASSWORD") or None,
-            "smtp_starttls": _flag(env, "TELEREHAB_SMTP_STARTTLS", d.smtp_starttls),
+            "smtp_tls": env.get("TELEREHAB_SMTP_TLS", d.smtp_tls).strip().lower(),
+            "smtp_ca_file": env.get("TELEREHAB_SMTP_CA_FILE") or None,
         }
+        smtp_problem = smtp_transport_problem(values["smtp_host"], values["smtp_tls"])
+        if smtp_problem:
+            raise SettingsError(smtp_problem)
         if not values["key_prefix"] or "{" in values["key_prefix"] or "}" in values["key_prefix"]:
             raise SettingsError("TELEREHAB_KEY_PREFIX must be non-empty and contain no braces")
         return cls(**values)
+
+
+SMTP_TLS_MODES = ("starttls", "tls", "off")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def smtp_transport_problem(host: str, tls: str) -> str | None:
+    """Why mail could not be sent safely with these settings, or None. Magic links are
+    a way into health records for a week: they never cross a network in clear."""
+    if tls not in SMTP_TLS_MODES:
+        return f"TELEREHAB_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, got {tls!r}"
+    if tls == "off" and host and host not in LOOPBACK_HOSTS:
+        return (
+            "TELEREHAB_SMTP_TLS=off would send sign-in links in clear to "
+            f"{host!r}: only a relay on this machine (localhost) may be used without TLS"
+        )
+    return None
 
 
 def parse_ice_servers(value: str, username: str | None, password: str | None) -> tuple[IceServer, ...]:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import ssl
 from email.message import EmailMessage
 
-from shared.settings import Settings
+from shared.settings import Settings, smtp_transport_problem
 
 SMTP_TIMEOUT_S = 10.0
 
@@ -34,14 +35,28 @@ class Mailer:
         message.set_content(text)
         try:
             await asyncio.to_thread(self._send, message)
+        except ssl.SSLCertVerificationError:
+            raise MailError(
+                "the SMTP server's certificate could not be verified (TELEREHAB_SMTP_CA_FILE?)"
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise MailError(f"the SMTP server did not take the message ({type(exc).__name__})") from None
 
     def _send(self, message: EmailMessage) -> None:
         s = self.settings
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
-            if s.smtp_starttls:
-                smtp.starttls()
+        problem = smtp_transport_problem(s.smtp_host, s.smtp_tls)
+        if problem:
+            raise smtplib.SMTPException(problem)
+        # A verifying context: smtplib's own default for STARTTLS checks no certificate.
+        context = ssl.create_default_context(cafile=s.smtp_ca_file)
+        smtp: smtplib.SMTP
+        if s.smtp_tls == "tls":
+            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT_S, context=context)
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT_S)
+        with smtp:
+            if s.smtp_tls == "starttls":
+                smtp.starttls(context=context)
             if s.smtp_username:
                 smtp.login(s.smtp_username, s.smtp_password or "")
             smtp.send_message(message)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import email
 import socket
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
@@ -18,7 +20,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from services.clinic.app import sessions_key
-from services.clinic.mailer import Mailer
+from services.clinic.mailer import Mailer, MailError
 from services.clinic.models import ReminderSent
 from services.clinic.reminders import send_due_reminders
 from shared.settings import Settings
@@ -65,6 +67,7 @@ def clinic_settings(database_url: str, tmp_path: Path, smtp: Inbox) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_from="clinic@telerehab.test",
+        smtp_tls="off",  # a relay on this machine
     )
 
 
@@ -130,9 +133,47 @@ async def test_reminders_follow_the_programme_times_and_go_once(clinic: Clinic, 
 
 async def test_a_dead_smtp_server_is_reported_not_crashed(clinic: Clinic, smtp: Inbox) -> None:
     dead = Settings(smtp_host="127.0.0.1", smtp_port=free_port())
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(MailError):
         await Mailer(dead).send("x@example.test", "s", "t")
-    assert type(caught.value).__name__ == "MailError"
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no system CA vouches for, and its key."""
+    cert, key = folder / "relay.pem", folder / "relay.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_mail_goes_over_starttls_only_to_a_relay_whose_certificate_checks_out(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    inbox = Inbox(port=free_port())
+    relay = Controller(inbox, hostname="127.0.0.1", port=inbox.port, tls_context=tls, require_starttls=True)
+    relay.start()
+    try:
+        relay_settings = Settings(smtp_host="127.0.0.1", smtp_port=inbox.port)  # STARTTLS by default
+        with pytest.raises(MailError, match="certificate"):
+            await Mailer(relay_settings).send("x@example.test", "s", "t")  # unknown CA: refused
+        trusted = replace(relay_settings, smtp_ca_file=str(cert))
+        await Mailer(trusted).send("x@example.test", "sign in", "the link")
+        assert [m["Subject"] for m in inbox.to("x@example.test")] == ["sign in"]
+        clear = replace(relay_settings, smtp_tls="off")  # the relay insists on STARTTLS
+        with pytest.raises(MailError):
+            await Mailer(clear).send("x@example.test", "s", "t")
+    finally:
+        relay.stop()
+    far = Settings(smtp_host="mail.example.org", smtp_tls="off")
+    with pytest.raises(MailError):
+        await Mailer(far).send("x@example.test", "s", "t")  # never in clear across a network
 
 
 async def test_the_reminder_loop_lives_and_dies_with_the_app(
@@ -143,6 +184,7 @@ async def test_the_reminder_loop_lives_and_dies_with_the_app(
         state_dir=str(tmp_path),
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
+        smtp_tls="off",
         reminder_interval_s=1,
     )
     server, _ = await serve(s)
