@@ -6,6 +6,7 @@ bearer tokens are stored, so a copy of the database signs nobody in."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import logging
@@ -19,6 +20,7 @@ import pyotp
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +29,7 @@ from services.clinic.context import Ctx, Route, json_response
 from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest, Forbidden, TooManyAttempts, Unauthorized
 from services.clinic.models import AuditEntry, AuthToken, User
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ Password = Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
 # before it is refused for everyone: a ceiling far above one guesser's allowance
 # (services.clinic.throttle), so locking an owner out takes a botnet, not a script.
 ACCOUNT_CEILING = 50
+ACCOUNT_OFF = "This account has been switched off. Ask your clinic's administrator."
 LOGIN_WINDOW = timedelta(minutes=15)
 _DUMMY_HASH = PasswordHasher().hash("not a real password; evens out the timing of unknown e-mails")
 
@@ -86,16 +90,43 @@ async def user_for_bearer(db: AsyncSession, raw: str) -> User:
     token, user = row
     if token.expires_at <= utcnow():
         raise Unauthorized("This sign-in has expired; sign in again.", code="token_expired")
+    if user.deactivated_at is not None:
+        raise Unauthorized(ACCOUNT_OFF, code="account_off")
     return user
 
 
-def totp_step(user: User, code: str, now: float | None = None) -> int | None:
+def _totp_key(settings: Settings) -> Fernet:
+    digest = hashlib.sha256(b"telerehab totp secrets\0" + settings.secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def seal_totp_secret(settings: Settings, secret: str) -> str:
+    """TOTP secrets are kept encrypted with a key derived from ``TELEREHAB_SECRET``: a
+    copy of the database alone does not give anyone second factors."""
+    return "f1:" + _totp_key(settings).encrypt(secret.encode()).decode()
+
+
+def open_totp_secret(settings: Settings, stored: str | None) -> str:
+    if not stored:
+        return ""
+    if not stored.startswith("f1:"):
+        return stored  # kept before secrets were sealed
+    try:
+        return _totp_key(settings).decrypt(stored[3:].encode()).decode()
+    except InvalidToken:
+        log.error("a TOTP secret cannot be opened: was TELEREHAB_SECRET changed?")
+        return ""
+
+
+def totp_step(secret: str, last_step: int | None, code: str, now: float | None = None) -> int | None:
     """The 30-second step whose code this is (one step of clock drift either way), if it
     is later than the last step used: each code signs in once."""
-    totp = pyotp.TOTP(user.totp_secret or "")
+    if not secret:
+        return None
+    totp = pyotp.TOTP(secret)
     current = int((time.time() if now is None else now) // totp.interval)
     for step in (current - 1, current, current + 1):
-        if step > (user.totp_last_step or -1) and hmac.compare_digest(totp.at(step * totp.interval), code):
+        if step > (last_step or -1) and hmac.compare_digest(totp.at(step * totp.interval), code):
             return step
     return None
 
@@ -115,6 +146,7 @@ def user_json(user: User) -> dict[str, object]:
         out["timezone"] = user.timezone
     else:
         out["totp_enabled"] = user.totp_enabled
+        out["active"] = user.deactivated_at is None
     return out
 
 
@@ -130,6 +162,12 @@ class MagicIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class TotpConfirmIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=6, max_length=10)]
+    password: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class PasswordChangeIn(msgspec.Struct, forbid_unknown_fields=True):
+    current: Annotated[str, msgspec.Meta(max_length=200)]
+    new: Password
 
 
 class SignInFailed(Unauthorized):
@@ -192,7 +230,9 @@ async def login(ctx: Ctx) -> web.Response:
         if found.totp_enabled:
             if not body.totp:
                 raise Unauthorized("Enter the code from your authenticator app.", code="totp_required")
-            step = totp_step(found, body.totp)
+            step = totp_step(
+                open_totp_secret(ctx.settings, found.totp_secret), found.totp_last_step, body.totp
+            )
             # The step is marked used before anything else is read in this transaction
             # (SQLite cannot turn a read lock into a write lock under contention).
             if step is None or not await _use_totp_step(ctx, found, step):
@@ -201,6 +241,8 @@ async def login(ctx: Ctx) -> web.Response:
         user = await ctx.db.get(User, found.id)
         if user is None:  # deleted while its password was being checked
             raise Unauthorized("The e-mail or password is not right.", code="invalid_credentials")
+        if user.deactivated_at is not None:
+            raise Forbidden(ACCOUNT_OFF, code="account_off")
     token = await issue_token(ctx.db, user, "login", ctx.settings.clinic_login_ttl_s)
     record(ctx.db, (user.id, user.role), "login", "auth", None)
     return json_response({"token": token, "user": user_json(user)})
@@ -272,10 +314,11 @@ async def totp_begin(ctx: Ctx) -> web.Response:
     user = ctx.actor
     if user.totp_enabled:
         raise BadRequest("Two-step sign-in is already on.", code="totp_enabled")
-    user.totp_secret = pyotp.random_base32()
-    uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name="telerehab")
+    secret = pyotp.random_base32()
+    user.totp_secret = seal_totp_secret(ctx.settings, secret)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="telerehab")
     ctx.audit("totp_begun", "auth", None)
-    return json_response({"secret": user.totp_secret, "otpauth_uri": uri})
+    return json_response({"secret": secret, "otpauth_uri": uri})
 
 
 async def totp_confirm(ctx: Ctx) -> web.Response:
@@ -283,12 +326,49 @@ async def totp_confirm(ctx: Ctx) -> web.Response:
     user = ctx.actor
     if not user.totp_secret:
         raise BadRequest("Start with POST /api/me/totp.", code="totp_not_started")
-    step = totp_step(user, body.code)
+    # The password too: a stolen bearer token alone must not lock the owner out.
+    await _check_own_password(ctx, user, body.password)
+    step = totp_step(open_totp_secret(ctx.settings, user.totp_secret), user.totp_last_step, body.code)
     if step is None:
         raise Forbidden("That code is not right; check the time on your device.", code="bad_totp")
     user.totp_enabled, user.totp_last_step = True, step
     ctx.audit("totp_enabled", "auth", None)
     return json_response({"totp_enabled": True})
+
+
+async def _check_own_password(ctx: Ctx, user: User, password: str) -> None:
+    """The signed-in user's own password, through the same gate as signing in."""
+    gate, hasher, stored = ctx.services.sign_ins, ctx.services.hasher, user.password_hash
+    async with gate.attempt(user.email, client_address(ctx.request)) as attempt:
+        if not await gate.check(lambda: password_matches(hasher, stored, password)):
+            attempt.fail()
+            raise SignInFailed("That password is not right.", user)
+
+
+async def change_password(ctx: Ctx) -> web.Response:
+    """A new password; every other sign-in of this account is signed out."""
+    body = await ctx.body(PasswordChangeIn)
+    user = ctx.actor
+    await _check_own_password(ctx, user, body.current)
+    user.password_hash = await hash_password(ctx.services.hasher, body.new)
+    signed_out = await _sign_out(ctx, user, keep=bearer(ctx.request.headers.get("Authorization", "")))
+    ctx.audit("password_changed", "auth", None)
+    return json_response({"changed": True, "signed_out": signed_out})
+
+
+async def sign_out_everywhere(ctx: Ctx) -> web.Response:
+    """Every sign-in of this account ends, this one included (a lost phone, a shared PC)."""
+    signed_out = await _sign_out(ctx, ctx.actor, keep=None)
+    ctx.audit("sign_out_all", "auth", None)
+    return json_response({"signed_out": signed_out})
+
+
+async def _sign_out(ctx: Ctx, user: User, keep: str | None) -> int:
+    query = delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.kind == "login")
+    if keep:
+        query = query.where(AuthToken.token_hash != token_hash(keep))
+    done = await ctx.db.execute(query.execution_options(synchronize_session=False))
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 ROUTES = [
@@ -321,6 +401,23 @@ ROUTES = [
     Route("GET", "/api/me", me, "Who am I", ("admin", "therapist", "patient"), "auth"),
     Route(
         "POST",
+        "/api/me/password",
+        change_password,
+        "Change my password (needs the current one); my other sign-ins end",
+        ("admin", "therapist"),
+        "auth",
+        body=PasswordChangeIn,
+    ),
+    Route(
+        "POST",
+        "/api/me/sign-out-everywhere",
+        sign_out_everywhere,
+        "End every sign-in of my account, this one too",
+        ("admin", "therapist", "patient"),
+        "auth",
+    ),
+    Route(
+        "POST",
         "/api/me/totp",
         totp_begin,
         "Begin enabling TOTP (returns the secret once)",
@@ -331,7 +428,7 @@ ROUTES = [
         "POST",
         "/api/me/totp/confirm",
         totp_confirm,
-        "Confirm a TOTP code and switch TOTP on",
+        "Confirm a TOTP code (and my password) and switch TOTP on",
         ("admin", "therapist"),
         "auth",
         body=TotpConfirmIn,

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.auth import Email, Password, hash_password, issue_token, user_json
 from services.clinic.context import THERAPIST, Ctx, Route, json_response
-from services.clinic.errors import BadRequest, Conflict
+from services.clinic.db import utcnow
+from services.clinic.errors import BadRequest, Conflict, NotFound
 from services.clinic.mailer import MailError
 from services.clinic.models import (
     Assessment,
@@ -101,6 +102,35 @@ async def create_therapist(ctx: Ctx) -> web.Response:
 async def list_therapists(ctx: Ctx) -> web.Response:
     rows = (await ctx.db.execute(select(User).where(User.role == "therapist").order_by(User.id))).scalars()
     return json_response([user_json(u) for u in rows])
+
+
+async def _therapist(ctx: Ctx) -> User:
+    user = await ctx.db.get(User, ctx.id_param("tid"))
+    if user is None or user.role != "therapist":
+        raise NotFound("No such therapist.")
+    return user
+
+
+async def deactivate_therapist(ctx: Ctx) -> web.Response:
+    """Switch a therapist's account off (someone leaves the clinic): every sign-in ends at
+    once and no new one is possible; their patients' records stay."""
+    user = await _therapist(ctx)
+    if user.deactivated_at is None:
+        user.deactivated_at = utcnow()
+    await ctx.db.execute(
+        sa_delete(AuthToken)
+        .where(AuthToken.user_id == user.id)
+        .execution_options(synchronize_session=False)
+    )
+    ctx.audit("deactivate", "therapist", None, user.id)
+    return json_response(user_json(user))
+
+
+async def reactivate_therapist(ctx: Ctx) -> web.Response:
+    user = await _therapist(ctx)
+    user.deactivated_at = None
+    ctx.audit("reactivate", "therapist", None, user.id)
+    return json_response(user_json(user))
 
 
 async def send_magic_link(ctx: Ctx, patient: User) -> dict[str, object]:
@@ -203,6 +233,22 @@ ROUTES = [
         created=True,
     ),
     Route("GET", "/api/therapists", list_therapists, "List therapists", ("admin",), "people"),
+    Route(
+        "POST",
+        "/api/therapists/{tid}/deactivate",
+        deactivate_therapist,
+        "Switch a therapist's account off (their sign-ins end)",
+        ("admin",),
+        "people",
+    ),
+    Route(
+        "POST",
+        "/api/therapists/{tid}/reactivate",
+        reactivate_therapist,
+        "Switch a therapist's account on again",
+        ("admin",),
+        "people",
+    ),
     Route(
         "POST",
         "/api/patients",

@@ -42,21 +42,47 @@ async def setup_records(c: Clinic) -> dict[str, int]:
     doomed = await c.ok(
         "POST", "/clinic/api/patients", "therapist", {"email": "d@example.test", "name": "D"}, 201
     )
-    return {"pid": pid, "session": session["id"], "flag": flags[0]["id"], "doomed": doomed["patient"]["id"]}
+    # Switching an account off is tried on a therapist made for it.
+    leaver = await c.ok(
+        "POST",
+        "/clinic/api/therapists",
+        "admin",
+        {"email": "leaver@example.test", "name": "L", "password": "long enough password"},
+        201,
+    )
+    return {
+        "pid": pid,
+        "session": session["id"],
+        "flag": flags[0]["id"],
+        "doomed": doomed["patient"]["id"],
+        "tid": leaver["id"],
+    }
 
 
 def url_for(route: Route, ids: dict[str, int], pid: int | None = None) -> str:
     if route.method == "DELETE" and pid is None:
         pid = ids["doomed"]
-    path = route.path.replace("{pid}", str(pid or ids["pid"]))
+    path = route.path.replace("{pid}", str(pid or ids["pid"])).replace("{tid}", str(ids["tid"]))
     if "{id}" in path:
         path = path.replace("{id}", str(ids["flag"] if "referral-flags" in path else ids["session"]))
     return "/clinic" + path
 
 
 def ordered(routes: list[Route]) -> list[Route]:
-    # Signing out revokes the caller's token: do it last.
-    return sorted(routes, key=lambda r: r.path == "/api/auth/logout")
+    # Signing out revokes the caller's tokens: do it last (with fresh ones, see below).
+    return sorted(routes, key=lambda r: r.path in SIGN_OUTS)
+
+
+SIGN_OUTS = ("/api/auth/logout", "/api/me/sign-out-everywhere")
+
+
+async def sign_in_again(c: Clinic) -> None:
+    """Fresh tokens for everyone (each sign-out route revokes its caller's own)."""
+    for who in ("admin", "therapist", "other_therapist"):
+        c.tokens[who] = (await c.login(f"{who}@clinic.test")).body["token"]
+    invite = await c.ok("POST", f"/clinic/api/patients/{c.ids['patient']}/invite", "therapist")
+    link = invite["link"].split("#token=")[1]
+    c.tokens["patient"] = (await c.ok("POST", "/clinic/api/auth/magic", None, {"token": link}))["token"]
 
 
 async def test_every_endpoint_answers_each_role_as_the_access_rules_say(clinic: Clinic) -> None:
@@ -64,6 +90,8 @@ async def test_every_endpoint_answers_each_role_as_the_access_rules_say(clinic: 
     clinic.tokens["anonymous"] = ""
     failures = []
     for route in ordered(ROUTES):
+        if route.path in SIGN_OUTS:
+            await sign_in_again(clinic)
         for who in WHO:
             reply = await clinic.call(
                 route.method, url_for(route, ids), None if who == "anonymous" else who, json=None

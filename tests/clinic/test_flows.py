@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy import func, select
 
 from services.clinic.app import sessions_key
-from services.clinic.models import AuditEntry, Programme
+from services.clinic.models import AuditEntry, Programme, User
 from shared.messages import ExerciseSummary, Resting, SessionSummary, SunnybrookEstimate
 from tests.clinic.conftest import PASSWORD, Clinic
 
@@ -299,11 +299,21 @@ async def test_totp_once_enabled_is_required_to_sign_in(clinic: Clinic) -> None:
         "POST",
         "/clinic/api/me/totp/confirm",
         "therapist",
-        {"code": "000000" if totp.now() != "000000" else "111111"},
+        {"code": "000000" if totp.now() != "000000" else "111111", "password": PASSWORD},
     )
     assert wrong.status == 403
     earlier = totp.at(time.time() - 30)  # the previous step's code (clock drift allowed)
-    await clinic.ok("POST", "/clinic/api/me/totp/confirm", "therapist", {"code": earlier})
+    # A bearer token alone cannot switch it on (a thief would lock the owner out).
+    stolen = await clinic.call(
+        "POST", "/clinic/api/me/totp/confirm", "therapist", {"code": earlier, "password": "a guess, wrong"}
+    )
+    assert stolen.status == 401
+    await clinic.ok(
+        "POST", "/clinic/api/me/totp/confirm", "therapist", {"code": earlier, "password": PASSWORD}
+    )
+    async with clinic.app[sessions_key]() as db:  # kept sealed, not as the secret itself
+        stored = await db.scalar(select(User.totp_secret).where(User.id == clinic.ids["therapist"]))
+    assert stored is not None and began["secret"] not in stored
     without = await clinic.login("therapist@clinic.test")
     assert without.status == 401 and without.body["error"]["code"] == "totp_required"
     code = totp.now()
@@ -491,6 +501,45 @@ async def test_unknown_e_mails_are_refused_like_real_ones(clinic: Clinic) -> Non
     for email in ("therapist@clinic.test", "nobody.here@clinic.test"):
         replies = [await clinic.login(email, "not the password") for _ in range(6)]
         assert [r.status for r in replies] == [401] * 5 + [429]
+
+
+async def test_a_password_change_needs_the_old_one_and_signs_out_the_other_devices(clinic: Clinic) -> None:
+    other_device = (await clinic.login("therapist@clinic.test")).body["token"]
+    change = {"current": PASSWORD, "new": "a brand new passphrase"}
+    wrong = await clinic.call(
+        "POST", "/clinic/api/me/password", "therapist", {**change, "current": "not it at all"}
+    )
+    assert wrong.status == 401
+    done = await clinic.ok("POST", "/clinic/api/me/password", "therapist", change)
+    assert done["signed_out"] >= 1
+    gone = await clinic.call("GET", "/clinic/api/me", headers={"Authorization": f"Bearer {other_device}"})
+    assert gone.status == 401
+    await clinic.ok("GET", "/clinic/api/me", "therapist")  # this device stays signed in
+    assert (await clinic.login("therapist@clinic.test")).status == 401
+    assert (await clinic.login("therapist@clinic.test", "a brand new passphrase")).status == 200
+
+
+async def test_sign_out_everywhere_ends_every_sign_in(clinic: Clinic) -> None:
+    second = (await clinic.login("therapist@clinic.test")).body["token"]
+    await clinic.ok("POST", "/clinic/api/me/sign-out-everywhere", "therapist")
+    for token in (second, clinic.tokens["therapist"]):
+        reply = await clinic.call("GET", "/clinic/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert reply.status == 401
+
+
+async def test_an_admin_switches_a_therapist_off_and_on(clinic: Clinic) -> None:
+    tid = clinic.ids["therapist"]
+    assert (await clinic.call("POST", f"/clinic/api/therapists/{tid}/deactivate", "therapist")).status == 403
+    off = await clinic.ok("POST", f"/clinic/api/therapists/{tid}/deactivate", "admin")
+    assert off["active"] is False
+    reply = await clinic.call("GET", "/clinic/api/me", "therapist")  # signed out at once
+    assert reply.status == 401
+    refused = await clinic.login("therapist@clinic.test")
+    assert refused.status == 403 and refused.body["error"]["code"] == "account_off"
+    assert (await clinic.call("POST", "/clinic/api/therapists/999999/deactivate", "admin")).status == 404
+    on = await clinic.ok("POST", f"/clinic/api/therapists/{tid}/reactivate", "admin")
+    assert on["active"] is True
+    assert (await clinic.login("therapist@clinic.test")).status == 200
 
 
 async def test_sign_in_events_are_in_the_audit_log(clinic: Clinic) -> None:

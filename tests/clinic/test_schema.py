@@ -23,7 +23,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
-        assert await current(engine) == "0003"
+        assert await current(engine) == "0004"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             assert names >= TABLES
@@ -49,7 +49,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert not TABLES & names
         await upgrade(engine)  # and up again
-        assert await current(engine) == "0003"
+        assert await current(engine) == "0004"
     finally:
         await engine.dispose()
 
