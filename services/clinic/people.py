@@ -4,13 +4,14 @@ link) and the patient record itself."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from aiohttp import web
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.auth import Email, Password, hash_password, issue_token, user_json
@@ -30,6 +31,7 @@ from services.clinic.models import (
     ReminderSent,
     User,
 )
+from services.clinic.sessions import close_rooms_of
 
 log = logging.getLogger(__name__)
 
@@ -207,11 +209,39 @@ async def get_patient(ctx: Ctx) -> web.Response:
     return json_response(user_json(patient))
 
 
+EXPORT_FIELDS_LEFT_OUT = {"password_hash", "totp_secret", "totp_last_step"}
+
+
+def _row(row: Any) -> dict[str, Any]:
+    """Every column of a record, as stored (secrets left out)."""
+    mapper = sa_inspect(row).mapper
+    return {c.key: getattr(row, c.key) for c in mapper.column_attrs if c.key not in EXPORT_FIELDS_LEFT_OUT}
+
+
+async def export_patient(ctx: Ctx) -> web.Response:
+    """Everything the clinic holds about a patient, as JSON (the right of access and to
+    portability): for the patient themself or their therapist; audited."""
+    patient = await ctx.patient(ctx.id_param("pid"))
+    out: dict[str, Any] = {"patient": _row(patient), "exported_at": utcnow()}
+    for table in ERASE_ORDER:
+        query = select(table).where(table.patient_id == patient.id).order_by(table.id)
+        out[str(table.__tablename__)] = [_row(r) for r in (await ctx.db.execute(query)).scalars()]
+    ctx.audit("export", "patient", patient.id, patient.id)
+    return web.Response(
+        body=msgspec.json.encode(out),
+        content_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="telerehab-patient-{patient.id}.json"'},
+    )
+
+
 async def delete_patient(ctx: Ctx) -> web.Response:
     """Erase a patient and every record about them (intake, gradings, programmes,
     check-offs, sessions, questionnaires, flags, reminders, sign-ins), children first.
     The audit log keeps its id-only entries, this erasure among them."""
     patient = await ctx.patient(ctx.id_param("pid"))
+    # Their live rooms first: a join link must not outlive the patient. If the gateway
+    # cannot be reached the erasure stops here (502) and can be tried again.
+    await close_rooms_of(ctx, patient.id)
     for table in ERASE_ORDER:
         await ctx.db.execute(sa_delete(table).where(table.patient_id == patient.id))
     await ctx.db.execute(sa_delete(AuthToken).where(AuthToken.user_id == patient.id))
@@ -262,6 +292,14 @@ ROUTES = [
     Route("GET", "/api/patients", list_patients, "List my patients", THERAPIST, "people"),
     Route(
         "GET", "/api/patients/{pid}", get_patient, "A patient's details", ("therapist", "patient"), "people"
+    ),
+    Route(
+        "GET",
+        "/api/patients/{pid}/export",
+        export_patient,
+        "Everything held about a patient, as one JSON file",
+        ("therapist", "patient"),
+        "people",
     ),
     Route(
         "DELETE",

@@ -16,6 +16,7 @@ summary.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
@@ -272,6 +273,28 @@ async def end(ctx: Ctx) -> web.Response:
         await ctx.db.refresh(row)
     log.info("clinic session %d ended", row.id)
     return json_response(session_out(ctx, row))
+
+
+async def close_rooms_of(ctx: Ctx, patient_id: int) -> int:
+    """End the patient's open live rooms at the gateway (their join links stop working
+    at once): before the patient's records are erased. Returns how many were closed."""
+    rows = (
+        await ctx.db.execute(
+            select(ClinicSession).where(
+                ClinicSession.patient_id == patient_id,
+                ClinicSession.gateway_sid.is_not(None),
+                ClinicSession.status != "ended",
+            )
+        )
+    ).scalars()
+    closed = 0
+    for row in rows:
+        if (row.gateway_expires or 0) <= time.time():
+            continue  # expired already: its links are dead
+        with contextlib.suppress(Conflict):  # ended from the live page meanwhile
+            await _gateway(ctx, f"/api/sessions/{row.gateway_sid}/end", {})
+        closed += 1
+    return closed
 
 
 async def put_notes(ctx: Ctx) -> web.Response:

@@ -591,6 +591,23 @@ async def test_repeated_wrong_passwords_lock_the_account_for_a_while(clinic: Cli
     )
 
 
+async def test_a_patient_and_their_therapist_can_export_everything_held_about_them(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", INTAKE)
+    await clinic.ok("PUT", f"{P}/{pid}/programme", "therapist", PROGRAMME, 201)
+    await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [2] * 9}, 201)
+    for who in ("patient", "therapist"):
+        reply = await clinic.call("GET", f"{P}/{pid}/export", who)
+        assert reply.status == 200 and "attachment" in reply.headers["Content-Disposition"]
+        data = reply.body
+        assert data["patient"]["id"] == pid and "password_hash" not in data["patient"]
+        assert len(data["intakes"]) == 1 and len(data["programmes"]) == 1
+        assert [q["kind"] for q in data["questionnaires"]] == ["saq"]
+    assert (await clinic.call("GET", f"{P}/{pid}/export", "other_therapist")).status == 404
+    audit = await clinic.ok("GET", "/clinic/api/audit", "admin")
+    assert sum(e["action"] == "export" and e["patient_id"] == pid for e in audit) == 2
+
+
 async def test_erasing_a_patient_removes_every_record_but_keeps_the_audit_trail(clinic: Clinic) -> None:
     from services.clinic import models
 

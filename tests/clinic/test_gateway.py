@@ -165,6 +165,22 @@ async def test_live_session_through_the_gateway(
             await asyncio.sleep(0.1)
             pending = await redis.xpending(Keys(s.key_prefix).ended_sessions(), "clinic")
         assert pending["pending"] == 0
+        # Kept in the clinic, the summaries leave Redis.
+        assert await redis.xlen(Keys(s.key_prefix).ended_sessions()) == 0
+
+
+async def test_erasing_a_patient_closes_their_open_room_at_once(
+    settings: Settings, redis: aioredis.Redis, database_url: str, tmp_path: Path
+) -> None:
+    async with site(settings, database_url, tmp_path) as web:
+        call, t, pid = web.call, web.therapist, web.pid
+        status, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+        assert status == 201
+        join = session["links"]["patient_url"].split("#token=")[1]
+        assert (await call("GET", "/api/session", join))[0] == 200
+        status, _ = await call("DELETE", f"/clinic/api/patients/{pid}", t)
+        assert status == 200
+        assert (await call("GET", "/api/session", join))[0] == 410  # the link is dead
 
 
 async def test_gateway_unreachable_is_a_clear_502(
