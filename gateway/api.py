@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from gateway.errors import (
     Unauthorized,
     Unavailable,
 )
-from gateway.ice import rtc_configuration
+from gateway.ice import ice_servers_for, rtc_configuration
 from gateway.registry import RoomRegistry
 from gateway.room import RoomFull
 from gateway.signalling import answer_offer, validate_offer
@@ -83,6 +85,37 @@ def join_links(settings: Settings, sid: str, base_url: str) -> dict[str, Any]:
     return out
 
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def is_own_address(name: str) -> bool:
+    """An IP address of this machine (a LAN demo bound to 0.0.0.0, reached by its LAN
+    address): only a local address can be bound to."""
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(name).version == 6 else socket.AF_INET
+    except ValueError:
+        return False
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((name, 0))
+        except OSError:
+            return False
+    return True
+
+
+def link_base(request: web.Request, settings: Settings) -> str:
+    """Where join links point. Without TELEREHAB_PUBLIC_URL: where the caller reached this
+    gateway, but only if that is this gateway's own address or a loopback name; a forged
+    ``Host`` header (``evil.example``) must not put another site into patients' links."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    name = (request.url.host or "").strip("[]").lower()
+    if name in LOOPBACK_NAMES or name == settings.host.lower() or is_own_address(name):
+        return f"{request.scheme}://{request.host}".rstrip("/")
+    log.warning("join links: Host %r is not this gateway's address; using %s", name[:64], settings.base_url)
+    return settings.base_url.rstrip("/")
+
+
 async def create_session(request: web.Request) -> web.Response:
     authenticate(request, ("clinic",))
     settings = request.app[settings_key]
@@ -92,9 +125,7 @@ async def create_session(request: web.Request) -> web.Response:
         raise BadRequest(f"'ttl_s' must be an integer from 60 to {settings.token_ttl_s}.")
     info = await request.app[registry_key].store.create(ttl)
     log.info("session %s created", info.sid)
-    # Without TELEREHAB_PUBLIC_URL, links point where the caller reached this gateway.
-    base_url = (settings.public_url or f"{request.scheme}://{request.host}").rstrip("/")
-    links = join_links(settings, info.sid, base_url)
+    links = join_links(settings, info.sid, link_base(request, settings))
     return web.json_response({"sid": info.sid, "expires": info.expires, **links}, status=201)
 
 
@@ -102,12 +133,14 @@ async def session_info(request: web.Request) -> web.Response:
     claims = authenticate(request, ("patient", "therapist"))
     settings = request.app[settings_key]
     room = await request.app[registry_key].room_for(claims.sid)
+    expires = min(claims.exp, room.expires)
+    servers = ice_servers_for(settings, f"{claims.sid}-{claims.role}", expires)
     return web.json_response(
         {
             "sid": claims.sid,
             "role": claims.role,
-            "expires": min(claims.exp, room.expires),
-            "ice_servers": [s.as_browser_dict() for s in settings.ice_servers],
+            "expires": expires,
+            "ice_servers": [s.as_browser_dict() for s in servers],
         }
     )
 

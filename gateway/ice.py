@@ -8,12 +8,18 @@ on 127.0.0.1, so both are settings: ``TELEREHAB_ICE_SERVERS`` (empty by default)
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from collections.abc import Sequence
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
 
-from shared.settings import Settings
+from shared.settings import IceServer, Settings
+
+GATEWAY_TURN_TTL_S = 24 * 3600  # the gateway's own TURN credentials (renewed per connection)
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -35,9 +41,34 @@ def configure_host_addresses(hosts: Sequence[str]) -> None:
     aioice.ice.get_host_addresses = get_host_addresses
 
 
+def turn_credentials(secret: str, user: str, expires: int) -> tuple[str, str]:
+    """coturn's REST scheme (``use-auth-secret``): the username carries its own expiry,
+    the password is HMAC-SHA1 of it under the shared secret; coturn checks both."""
+    username = f"{expires}:{user}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+def ice_servers_for(settings: Settings, user: str, expires: int) -> list[IceServer]:
+    """The ICE servers one participant gets: with ``TELEREHAB_TURN_SECRET``, TURN
+    credentials of their own that expire with their session."""
+    if not settings.turn_secret:
+        return list(settings.ice_servers)
+    out = []
+    for server in settings.ice_servers:
+        if server.urls.startswith("turn"):
+            username, credential = turn_credentials(settings.turn_secret, user, expires)
+            out.append(IceServer(server.urls, username, credential))
+        else:
+            out.append(server)
+    return out
+
+
 def rtc_configuration(settings: Settings) -> RTCConfiguration:
+    expires = int(time.time()) + GATEWAY_TURN_TTL_S
     servers = [
-        RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in settings.ice_servers
+        RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+        for s in ice_servers_for(settings, "gateway", expires)
     ]
     # An explicit empty list: aiortc only falls back to public STUN when given None.
     return RTCConfiguration(iceServers=servers)

@@ -50,6 +50,7 @@ class Participant:
     incoming: dict[str, MediaStreamTrack] = field(default_factory=dict)  # kind -> remote track
     channel: RTCDataChannel | None = None
     told_about: set[int] = field(default_factory=set)  # ids of participants announced to us
+    connected: asyncio.Event = field(default_factory=asyncio.Event)  # ICE and DTLS are up
     _proxies: dict[str, MediaStreamTrack] = field(default_factory=dict)
 
     @property
@@ -184,6 +185,7 @@ class Room:
                 raise RoomFull(f"at most {MAX_THERAPISTS} therapists can join a session")
             self.therapists.append(participant)
         self.empty_since = None
+        self._spawn(f"connect-{id(participant)}", self._expect_connected(participant))
         # Feed the newcomer whatever the other side already sends, and route what the
         # newcomer already sends (tracks arrive while the offer is applied).
         source = self.patient if participant.role == "therapist" else self._lead_therapist
@@ -192,6 +194,17 @@ class Room:
         for track in participant.incoming.values():
             self._route(participant, track)
         log.info("session %s: %s joined", self.sid, participant.role)
+
+    async def _expect_connected(self, participant: Participant) -> None:
+        """Drop a participant whose connection is not up within the connect timeout: an
+        offer that never completes ICE (a stale tab, a link holder probing) would
+        otherwise keep its place in the room for good."""
+        try:
+            await asyncio.wait_for(participant.connected.wait(), self._settings.connect_timeout_s)
+        except TimeoutError:
+            if participant in self.participants:
+                log.info("session %s: %s never connected; place freed", self.sid, participant.role)
+                await self.leave(participant)
 
     @property
     def _lead_therapist(self) -> Participant | None:

@@ -60,6 +60,8 @@ async def answer_offer(room: Room, role: Role, pc: RTCPeerConnection, sdp: str) 
     @pc.on("connectionstatechange")
     def on_state() -> None:
         log.info("session %s: %s connection %s", room.sid, role, pc.connectionState)
+        if pc.connectionState == "connected":
+            participant.connected.set()
         if pc.connectionState in ("failed", "closed"):
             room.leave_soon(participant)
 

@@ -43,6 +43,9 @@ class Settings:
     public_url: str | None = None
     secret: str = field(default="", repr=False)
     ice_servers: tuple[IceServer, ...] = ()
+    # coturn's shared secret (use-auth-secret): TURN credentials are then made per session
+    # and expire with it, instead of one fixed username and password for every link holder.
+    turn_secret: str | None = field(default=None, repr=False)
     ice_hosts: tuple[str, ...] = ()
     key_prefix: str = "rehab"
     token_ttl_s: int = 4 * 3600
@@ -58,7 +61,14 @@ class Settings:
     worker_max_sessions: int = 8
     analyzer_workers: int = 2
     analyzer_metrics_port: int = 0  # 0: no HTTP endpoints on analyzer workers
+    # "facemesh": MediaPipe's whole graph (~2x bare FaceMesh per analysed frame, the most
+    # accurate); "tracked": its landmark model on a tracked region (analyzer.landmark_model,
+    # ~1.25x; reads eye closure less well, see the README).
+    landmarker: str = "facemesh"
     session_idle_ttl_s: int = 120
+    # A connection that has not connected this long after its offer is dropped, so an
+    # offer that never completes ICE cannot keep a room's place (a therapist slot).
+    connect_timeout_s: int = 30
     # The clinic (services/clinic): mounted under /clinic in the gateway, or run alone.
     state_dir: str = ".telerehab"
     clinic_enabled: bool = True
@@ -102,6 +112,7 @@ class Settings:
             "port": _number(env, "TELEREHAB_PORT", d.port, 0, 65535),
             "public_url": env.get("TELEREHAB_PUBLIC_URL") or None,
             "secret": env.get("TELEREHAB_SECRET", d.secret),
+            "turn_secret": env.get("TELEREHAB_TURN_SECRET") or None,
             "ice_servers": parse_ice_servers(
                 env.get("TELEREHAB_ICE_SERVERS", ""),
                 env.get("TELEREHAB_TURN_USERNAME"),
@@ -129,6 +140,8 @@ class Settings:
             "analyzer_metrics_port": _number(
                 env, "TELEREHAB_ANALYZER_METRICS_PORT", d.analyzer_metrics_port, 0, 65535
             ),
+            "landmarker": env.get("TELEREHAB_LANDMARKER", d.landmarker).strip().lower(),
+            "connect_timeout_s": _number(env, "TELEREHAB_CONNECT_TIMEOUT_S", d.connect_timeout_s, 2, 600),
             "session_idle_ttl_s": _number(
                 env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400
             ),
@@ -159,11 +172,32 @@ class Settings:
         smtp_problem = smtp_transport_problem(values["smtp_host"], values["smtp_tls"])
         if smtp_problem:
             raise SettingsError(smtp_problem)
+        secret_problem = secret_weakness(values["secret"])
+        if secret_problem:
+            raise SettingsError(secret_problem)
+        if values["landmarker"] not in LANDMARKERS:
+            raise SettingsError(f"TELEREHAB_LANDMARKER must be one of {', '.join(LANDMARKERS)}")
         if not values["key_prefix"] or "{" in values["key_prefix"] or "}" in values["key_prefix"]:
             raise SettingsError("TELEREHAB_KEY_PREFIX must be non-empty and contain no braces")
         return cls(**values)
 
 
+LANDMARKERS = ("tracked", "facemesh")
+MIN_SECRET_CHARS = 16
+PLACEHOLDER_MARK = "change-me"  # what the example files hold (deploy/k8s/secret.example.yaml)
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``TELEREHAB_SECRET`` cannot sign join links, or None. Empty is allowed here
+    (``telerehab up`` makes one); a placeholder copied from an example file, or a short
+    word, is refused at start rather than signing every patient's link with it."""
+    if not secret:
+        return None
+    if PLACEHOLDER_MARK in secret.lower():
+        return "TELEREHAB_SECRET is still the example's placeholder: set a long random value"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"TELEREHAB_SECRET must be at least {MIN_SECRET_CHARS} characters (a long random value)"
+    return None
 SMTP_TLS_MODES = ("starttls", "tls", "off")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 

@@ -18,6 +18,7 @@ _ALWAYS = {
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
 }
 _PRIVATE_TYPES = ("application/json", "application/pdf")
+HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers then never try plain HTTP
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -29,6 +30,14 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
         response.headers["Cache-Control"] = "no-store"
 
 
-def install(app: web.Application) -> None:
-    """Add the headers to every response of ``app`` (and of the sub-apps it mounts)."""
+async def add_hsts(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Strict-Transport-Security"] = HSTS
+
+
+def install(app: web.Application, *, https: bool = False) -> None:
+    """Add the headers to every response of ``app`` (and of the sub-apps it mounts);
+    ``https``: the service is reached over HTTPS (``TELEREHAB_PUBLIC_URL`` says so, a TLS
+    proxy in front), so browsers are told to keep to it (HSTS)."""
     app.on_response_prepare.append(add_security_headers)
+    if https:
+        app.on_response_prepare.append(add_hsts)

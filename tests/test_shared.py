@@ -106,7 +106,7 @@ def test_settings_from_env_parse_and_validate() -> None:
             "TELEREHAB_TURN_USERNAME": "u",
             "TELEREHAB_TURN_PASSWORD": "p",
             "TELEREHAB_ICE_HOSTS": "127.0.0.1",
-            "TELEREHAB_SECRET": "topsecret",
+            "TELEREHAB_SECRET": "topsecret-0123456789",
         }
     )
     assert s.redis_url == "redis://r:6380/1" and s.port == 9000
@@ -118,6 +118,10 @@ def test_settings_from_env_parse_and_validate() -> None:
     }
     assert s.ice_hosts == ("127.0.0.1",)
     assert "topsecret" not in repr(s) and "'p'" not in repr(s.ice_servers[1])
+    # The example files' placeholder, or a short word, never signs join links.
+    for weak in ("change-me-to-a-long-random-string", "hunter2"):
+        with pytest.raises(SettingsError, match="TELEREHAB_SECRET"):
+            Settings.from_env({"TELEREHAB_SECRET": weak})
     assert Settings.from_env({}).ice_servers == ()  # no public STUN unless configured
     with pytest.raises(SettingsError, match="TELEREHAB_PORT must be an integer"):
         Settings.from_env({"TELEREHAB_PORT": "eighty"})

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
+import asyncio
+from dataclasses import replace
 
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+from aiortc import RTCConfiguration, RTCPeerConnection
+
+from gateway.app import create_app
 from shared import tokens
 from shared.keys import Keys
+from shared.settings import Settings
 from tests.conftest import Gateway
 
 
@@ -120,3 +128,113 @@ async def test_every_reply_carries_the_security_headers_and_json_is_never_cached
         assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
     async with gateway.http.get(f"{gateway.url}/api/exercises") as r:  # no token: a 401
         assert r.status >= 400 and r.headers["Cache-Control"] == "no-store"  # errors too
+        assert "Strict-Transport-Security" not in r.headers  # plain HTTP here: no HSTS
+
+
+async def test_behind_https_browsers_are_told_to_keep_to_it(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    server = TestServer(create_app(replace(settings, public_url="https://rehab.test")), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(str(server.make_url("/healthz"))) as r:
+            assert r.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    finally:
+        await server.close()
+
+
+async def test_offers_that_never_connect_give_their_place_in_the_room_back(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    """A link holder cannot block a room: four therapist offers whose ICE never completes
+    (no candidates) fill it, the next is 403 room_full, and after the connect timeout the
+    places are free again."""
+    server = TestServer(create_app(replace(settings, connect_timeout_s=2)), host="127.0.0.1")
+    await server.start_server()
+    gw_url = str(server.make_url("")).rstrip("/")
+    peers: list[RTCPeerConnection] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            gw = Gateway(url=gw_url, settings=settings, http=http)
+            token = (await gw.create_session())["therapist_token"]
+
+            async def dead_offer() -> int:
+                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                peers.append(pc)
+                pc.addTransceiver("video", direction="recvonly")
+                await pc.setLocalDescription(await pc.createOffer())
+                sdp = "".join(
+                    line + "\r\n"
+                    for line in pc.localDescription.sdp.splitlines()
+                    if not line.startswith(("a=candidate", "a=end-of-candidates"))
+                )
+                status, _ = await _post(gw, "/api/offer", token, json={"type": "offer", "sdp": sdp})
+                return status
+
+            assert [await dead_offer() for _ in range(4)] == [200] * 4
+            assert await dead_offer() == 403
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            status = 403
+            while status == 403 and loop.time() < deadline:
+                await asyncio.sleep(0.5)
+                status = await dead_offer()
+            assert status == 200
+    finally:
+        for pc in peers:
+            await pc.close()
+        await server.close()
+
+
+async def test_join_links_never_follow_a_forged_host_header(gateway: Gateway) -> None:
+    headers = {"Authorization": f"Bearer {gateway.clinic_token()}"}
+    async with gateway.http.post(f"{gateway.url}/api/sessions", headers=headers) as reply:
+        own = await reply.json()
+    assert own["patient_url"].startswith(gateway.url + "/patient#token=")  # reached on loopback
+    async with gateway.http.post(
+        f"{gateway.url}/api/sessions", headers={**headers, "Host": "evil.example"}
+    ) as reply:
+        forged = await reply.json()
+    assert "evil.example" not in forged["patient_url"] + forged["therapist_url"]
+    assert forged["patient_url"].startswith(f"http://{gateway.settings.host}:")  # its own address
+
+
+async def test_turn_credentials_are_made_per_session_and_expire_with_it(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    from shared.settings import IceServer
+
+    turn = replace(
+        settings,
+        ice_servers=(IceServer("stun:turn.test:3478"), IceServer("turn:turn.test:3478", "fixed", "fixed-pw")),
+        turn_secret="coturn-shared-secret",
+    )
+    server = TestServer(create_app(turn), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            gw = Gateway(url=str(server.make_url("")).rstrip("/"), settings=turn, http=http)
+            session = await gw.create_session()
+            infos = []
+            for role in ("patient", "therapist"):
+                headers = {"Authorization": f"Bearer {session[f'{role}_token']}"}
+                async with http.get(f"{gw.url}/api/session", headers=headers) as reply:
+                    infos.append(await reply.json())
+    finally:
+        await server.close()
+    users = set()
+    for info in infos:
+        stun, relay = info["ice_servers"]
+        assert stun == {"urls": "stun:turn.test:3478"}
+        expiry, user = relay["username"].split(":", 1)
+        assert int(expiry) == info["expires"] and time.time() < int(expiry)
+        assert user.startswith(info["sid"]) and relay["username"] != "fixed"
+        digest = hmac.new(b"coturn-shared-secret", relay["username"].encode(), hashlib.sha1).digest()
+        assert relay["credential"] == base64.b64encode(digest).decode()  # what coturn checks
+        users.add(relay["username"])
+    assert len(users) == 2  # one per participant

@@ -25,20 +25,31 @@ from typing import Annotated, Any, Literal
 import aiohttp
 import msgspec
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clinic.assessment import estimate_row
 from services.clinic.audit import record
 from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
 from services.clinic.db import utcnow
-from services.clinic.errors import BadRequest, Conflict, Forbidden, GatewayUnavailable, Invalid, NotFound
+from services.clinic.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    GatewayUnavailable,
+    Invalid,
+    NotFound,
+    TooManyAttempts,
+)
 from services.clinic.models import ClinicSession
 from services.clinic.referrals import evaluate_for
 from shared import tokens
 from shared.messages import SessionSummary
 
 log = logging.getLogger(__name__)
+
+SESSIONS_PER_HOUR = 20  # per patient, live and home together
+QUOTA_WINDOW = timedelta(hours=1)
 
 GATEWAY_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -153,6 +164,17 @@ async def create_session(ctx: Ctx) -> web.Response:
     at = body.scheduled_at or utcnow()
     if at.tzinfo is None:
         raise BadRequest("'scheduled_at' needs a time zone (e.g. 2026-01-31T10:00:00Z).")
+    recent = await ctx.db.scalar(
+        select(func.count())
+        .select_from(ClinicSession)
+        .where(ClinicSession.patient_id == patient.id, ClinicSession.created_at > utcnow() - QUOTA_WINDOW)
+    )
+    if (recent or 0) >= SESSIONS_PER_HOUR:
+        # Each session can be a room on the gateway: a script must not make hundreds.
+        raise TooManyAttempts(
+            f"At most {SESSIONS_PER_HOUR} sessions an hour can be started for a patient; try again later.",
+            code="quota",
+        )
     row = ClinicSession(
         patient_id=patient.id,
         therapist_id=patient.therapist_id,

@@ -659,3 +659,14 @@ async def test_dates_far_out_of_any_record_are_a_clear_400_not_a_500(clinic: Cli
     reply = await clinic.call("POST", f"{P}/{pid}/assessments", "therapist", year_one)
     assert reply.status == 400 and "before 1900-01-01" in reply.body["error"]["message"]
     assert await clinic.ok("GET", f"{P}/{pid}/assessments", "therapist") == []
+
+
+async def test_a_script_cannot_open_sessions_without_end(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    made = [
+        (await clinic.call("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"})).status
+        for _ in range(21)
+    ]
+    assert made == [201] * 20 + [429]
+    quota = await clinic.call("POST", f"{P}/{pid}/sessions", "therapist", {"kind": "home"})
+    assert quota.status == 429 and quota.body["error"]["code"] == "quota"

@@ -32,7 +32,12 @@ def test_clinic_settings_come_from_the_environment() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("TELEREHAB_CLINIC", "maybe"), ("TELEREHAB_SMTP_PORT", "0"), ("TELEREHAB_SMTP_TLS", "sometimes")],
+    [
+        ("TELEREHAB_CLINIC", "maybe"),
+        ("TELEREHAB_SMTP_PORT", "0"),
+        ("TELEREHAB_SMTP_TLS", "sometimes"),
+        ("TELEREHAB_LANDMARKER", "dlib"),
+    ],
 )
 def test_bad_clinic_settings_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
