@@ -12,7 +12,7 @@ searched within a pixel of the landmark (a model's guess). Profiles are the mean
 three columns, so one lash or speck of noise does not decide.
 
 Every prediction depends on the neutral face only, so ``LidModel`` makes them once
-(at calibration); a frame then costs one ``cv2.remap`` and one array comparison.
+(at calibration); a frame then costs one ``cv2.remap`` and two matrix products.
 """
 
 from __future__ import annotations
@@ -65,8 +65,13 @@ class LidModel:
         for i in range(n):  # np.interp is 1-D: once per lid point, at calibration only
             predicted[i] = np.interp(source[i], self.v[i], neutral_profiles[i])
         mask = (u >= -sp) & (u <= d + OPENING_SHOWN_PX)
-        self.predicted = predicted.astype(np.float32)  # (n, O, D, S)
-        self.weight = (mask / np.maximum(mask.sum(axis=3, keepdims=True), 1)).astype(np.float32)
+        weight = mask / np.maximum(mask.sum(axis=3, keepdims=True), 1)  # (n, O, D, S)
+        # A frame's cost, sum w (c - p)^2, is  w @ c^2 - 2 (w p) @ c + sum w p^2: two
+        # matrix products per frame instead of an (n, O, D, S) array.
+        rows = (n, len(MARGIN_OFFSETS) * CANDIDATES, -1)
+        self._weight = weight.reshape(rows)
+        self._weighted = (weight * predicted).reshape(rows)
+        self._constant = (weight * predicted * predicted).sum(axis=3).reshape(n, -1)
 
     def _sample_points(self) -> tuple[Coords, Coords]:
         """Canvas (x, y) of every profile sample: (n * columns, S) each."""
@@ -96,8 +101,9 @@ class LidModel:
     def travel(self, current: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Each lid point's travel (canvas px) towards the other lid, negative: opening,
         from the current frame's (n, S) profiles."""
-        diff = current[:, None, None, :] - self.predicted
-        cost = (diff * diff * self.weight).sum(axis=3)  # (n, O, D)
+        c = current.astype(np.float64)[:, :, None]  # (n, S, 1)
+        cost = (self._weight @ (c * c) - 2 * (self._weighted @ c))[:, :, 0] + self._constant
+        cost = cost.reshape(len(c), len(MARGIN_OFFSETS), CANDIDATES)  # (n, O, D)
         rows = cost[np.arange(len(cost)), np.argmin(cost.min(axis=2), axis=1)]  # (n, D)
         best = np.argmin(rows, axis=1)
         inner = np.clip(best, 1, rows.shape[1] - 2)

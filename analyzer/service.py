@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from functools import partial
 
 from aiohttp import web
 
 from analyzer.health import create_health_app
+from analyzer.landmark_model import make_landmarker
 from analyzer.worker import Worker
 from shared.connections import connect
 from shared.settings import Settings
@@ -22,7 +24,9 @@ async def serve(settings: Settings, worker_id: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    worker = Worker(settings, redis, worker_id=worker_id)
+    worker = Worker(
+        settings, redis, worker_id=worker_id, landmarker_factory=partial(make_landmarker, settings.landmarker)
+    )
     site_runner: web.AppRunner | None = None
     try:
         if settings.analyzer_metrics_port:

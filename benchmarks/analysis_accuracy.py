@@ -19,9 +19,11 @@ so the figures are the user's figures. Clip kinds, per face:
 * a short lead-in (0.5 s of rest) and rest only at the end: the neutral stretch must be
   found in the clip itself.
 
-The naive baseline (``naive_symmetry``): the same FaceMesh landmarks (recorded while
-``analyze`` ran), neutral = the mean of the first 8 frames, each frame similarity-aligned
-to it, the exercise's per-side measure, min/max of the per-side 95th-percentile peaks.
+``--landmarker tracked`` measures with the tracked landmarker instead of the default
+whole graph. The naive baseline (``naive_symmetry``): the whole FaceMesh graph's
+landmarks (refined irises) on the same frames, recorded while ``analyze`` ran;
+neutral = the mean of the first 8 frames, each frame similarity-aligned to it, the
+exercise's per-side measure, min/max of the per-side 95th-percentile peaks.
 
     python -m benchmarks.analysis_accuracy [--faces a b] [--kinds grid reps ...] [--json out.json]
 """
@@ -43,6 +45,7 @@ import cv2
 import numpy as np
 
 from analyzer.alignment import align
+from analyzer.landmark_model import make_landmarker
 from analyzer.landmarks import FaceMeshLandmarker, Landmarks
 from analyzer.metrics import Neutral, Side, measure, mm_per_unit
 from analyzer.offline import analyze
@@ -50,6 +53,7 @@ from analyzer.synthetic import HeadMotion, Movement, SyntheticFace, movement_at
 from analyzer.video import write_mp4
 from benchmarks.faces import FACES
 from shared.exercises import get_exercise
+from shared.settings import LANDMARKERS
 
 FPS = 15.0
 SIZE = (448, 336)
@@ -240,18 +244,24 @@ def clips_for(face_index: int, kinds: set[str]) -> Iterator[Clip]:
 
 
 class RecordingLandmarker:
-    """FaceMesh, keeping every answer so the naive baseline scores the same landmarks."""
+    """The landmarker under test (``--landmarker``) for the engine, and the whole FaceMesh
+    graph's answers on the same images for the naive baseline (as the issue's baseline
+    did: MediaPipe's landmarks with refined irises): the same answers when the graph is
+    the landmarker under test."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
         self.mesh = FaceMeshLandmarker()
+        self.ours = self.mesh if kind == "facemesh" else make_landmarker(kind)
         self.seen: list[Landmarks | None] = []
 
     def detect(self, image: Image) -> Landmarks | None:
         found = self.mesh.detect(image)
         self.seen.append(found)
-        return found
+        return found if self.ours is self.mesh else self.ours.detect(image)
 
     def close(self) -> None:
+        if self.ours is not self.mesh:
+            self.ours.close()
         self.mesh.close()
 
 
@@ -294,12 +304,12 @@ class Tally:
         return [r for r in self.rows if all(r.get(k) == v for k, v in match.items())]
 
 
-def run_face(name: str, index: int, kinds: set[str], tally: Tally, workdir: Path) -> None:
+def run_face(name: str, index: int, kinds: set[str], tally: Tally, workdir: Path, landmarker: str) -> None:
     face = SyntheticFace(FACES[name]())
     for clip in clips_for(index, kinds):
         path = workdir / f"{name}.mp4"
         write_mp4(path, frames(face, clip), FPS, crf=clip.crf)
-        recorder = RecordingLandmarker()
+        recorder = RecordingLandmarker(landmarker)
         started = time.monotonic()
         try:
             report = analyze(path, clip.exercise, landmarker=recorder)
@@ -428,6 +438,9 @@ def main() -> None:
     kinds_all = ["grid", "extra", "reps", "droop", "synkinesis", "motion", "nuisance", "lead"]
     parser.add_argument("--kinds", nargs="*", default=kinds_all, help=f"default: {kinds_all}")
     parser.add_argument("--json", default=None)
+    parser.add_argument(
+        "--landmarker", choices=LANDMARKERS, default="facemesh", help="TELEREHAB_LANDMARKER under test"
+    )
     parser.add_argument("--summarise", default=None, metavar="JSON", help="only summarise an earlier --json")
     args = parser.parse_args()
     if args.summarise:
@@ -439,9 +452,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="telerehab-accuracy-") as tmp:
         for name in args.faces:
             print(f"== {name} ==", flush=True)
-            run_face(name, list(FACES).index(name), set(args.kinds), tally, Path(tmp))
+            run_face(name, list(FACES).index(name), set(args.kinds), tally, Path(tmp), args.landmarker)
     result = summarise(tally)
     result["seconds"] = round(time.monotonic() - started)
+    result["landmarker"] = args.landmarker
     print(json.dumps(result, indent=1, default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": result, "rows": tally.rows}, indent=1))

@@ -3,21 +3,26 @@
 The same N pre-encoded 320x240 JPEG frames of the synthetic face (a loop of asymmetric
 smiles and brow lifts with a little head motion) go through:
 
-  (a)  bare FaceMesh: ``FaceMeshLandmarker().detect(rgb)`` on pre-decoded RGB arrays,
-       tracking mode;
-  (b)  ``SessionAnalysis.process(frame)``: JPEG decode, FaceMesh, pose gate, alignment,
-       metrics, smoothing (after calibration);
+  (a)  bare FaceMesh: ``FaceMeshLandmarker().detect(rgb)`` (MediaPipe's whole graph,
+       refined irises) on pre-decoded RGB arrays, tracking mode: the yardstick;
+  (a') our landmarker alone: ``TrackedLandmarker().detect(rgb)`` on the same arrays
+       (FaceMesh's landmark model on a tracked region, ``analyzer.landmark_model``);
+  (b)  ``SessionAnalysis.process(frame)``: JPEG decode, the default landmarker (the
+       whole graph), pose gate, alignment, the pixel measurement, the engine (after
+       calibration); (b') the same with the tracked landmarker
+       (``TELEREHAB_LANDMARKER=tracked``);
   (c)  one real analyzer worker process (``python -m services.cli analyzer``) fed through
        Redis in a closed loop: push a frame like the gateway's sampler, wait for its
        feedback, push the next, so none is dropped.
 
-(a) and (b) run in this process pinned to one core, alternating, ``--repeats`` times; the
+(a), (a'), (b) and (b') run in this process pinned to one core, alternating, ``--repeats`` times; the
 worker in (c) is pinned to that same core (``taskset``) and this process, the feeder,
 moves to the other cores. A pass during which other processes used more than
 ``--max-other-load`` cores is repeated (at most ``--retries`` extra passes) and the
 quietest passes count.
 
-Target (DESIGN.md §5): (b)/(a) and (c)/(a) ≥ 0.8 per core, judged on frames per
+Target (DESIGN.md §5, issue 10: an analysed frame costs ≤ 1.25× bare FaceMesh): (b)/(a)
+and (c)/(a) ≥ 0.8 per core, judged on frames per
 CPU-second of the analysing process (this process for (a)/(b), the worker process for
 (c)): that is the per-core rate, it holds up under other load on the machine, and it
 leaves out the closed loop's wait for the feeder's round trip, which a gateway (pushing
@@ -168,7 +173,7 @@ def breakdown_pass(analysis: Any, frames: Frames, first_seq: int) -> dict[str, f
 
     originals = {name: getattr(module, name) for name in BREAKDOWN_STEPS if hasattr(module, name)}
     landmarker = analysis.landmarker
-    mesh = getattr(landmarker, "_mesh", None)
+    model = getattr(landmarker, "_model", None)  # TrackedLandmarker's LiteRT interpreter
     messages = [
         Frame(analysis.sid, first_seq + i, int(time.time() * 1000), frames.width, frames.height, "jpeg", data)
         for i, data in enumerate(frames.jpegs)
@@ -176,8 +181,8 @@ def breakdown_pass(analysis: Any, frames: Frames, first_seq: int) -> dict[str, f
     for name, fn in originals.items():
         setattr(module, name, timed(name, fn))
     landmarker.detect = timed("landmarker.detect", landmarker.detect)
-    if mesh is not None:
-        mesh.process = timed("  of which FaceMesh graph", mesh.process)
+    if model is not None:
+        model.invoke = timed("  of which the landmark model", model.invoke)
     try:
         t0 = time.perf_counter()
         for message in messages:
@@ -187,12 +192,13 @@ def breakdown_pass(analysis: Any, frames: Frames, first_seq: int) -> dict[str, f
         for name, fn in originals.items():
             setattr(module, name, fn)
         del landmarker.detect
-        if mesh is not None:
-            del mesh.process
+        if model is not None:
+            del model.invoke
     n = len(messages)
     out = {name: secs / n * 1000 for name, secs in totals.items()}
-    if "  of which FaceMesh graph" in out:
-        out["  of which landmarks to numpy"] = out["landmarker.detect"] - out["  of which FaceMesh graph"]
+    if "  of which the landmark model" in out:
+        rest = out["landmarker.detect"] - out["  of which the landmark model"]
+        out["  of which crop, points, irises"] = rest
     counted = sum(v for k, v in out.items() if not k.startswith("  "))
     out["rest of process()"] = total / n * 1000 - counted
     out["total"] = total / n * 1000
@@ -208,52 +214,73 @@ class Noise:
     retries: int
 
 
+PATHS = ("bare", "ours", "analysis", "analysis_tracked")
+
+
 def run_in_process(
     frames: Frames, repeats: int, noise: Noise
-) -> tuple[list[Pass], list[Pass], dict[str, float]]:
+) -> tuple[dict[str, list[Pass]], dict[str, float]]:
+    """(a), (a'), (b) with the default landmarker (the whole graph) and (b') with the
+    tracked one, alternating pass by pass; the breakdown is of (b')."""
     from analyzer.analysis import SessionAnalysis
+    from analyzer.landmark_model import TrackedLandmarker
     from analyzer.landmarks import FaceMeshLandmarker
     from shared.messages import Frame
 
     bare = FaceMeshLandmarker()
-    analysis = SessionAnalysis("bench-" + uuid.uuid4().hex[:10], "bench", FaceMeshLandmarker())
+    ours = TrackedLandmarker()
+    analyses = {
+        "analysis": SessionAnalysis("bench-" + uuid.uuid4().hex[:10], "bench", FaceMeshLandmarker()),
+        "analysis_tracked": SessionAnalysis("bench-" + uuid.uuid4().hex[:10], "bench", TrackedLandmarker()),
+    }
     seq = 0
     for data in frames.calibration:
         bare.detect(frames.rgbs[0])
-        analysis.process(Frame(analysis.sid, seq, 0, frames.width, frames.height, "jpeg", data))
+        ours.detect(frames.rgbs[0])
+        for analysis in analyses.values():
+            analysis.process(Frame(analysis.sid, seq, 0, frames.width, frames.height, "jpeg", data))
         seq += 1
-    if analysis.baseline is None:
+    if any(a.baseline is None for a in analyses.values()):
         raise SystemExit("calibration did not finish: the synthetic face was not tracked")
     warm = Frames(
         frames.width, frames.height, [], frames.jpegs[:WARMUP_FRAMES], frames.rgbs[:WARMUP_FRAMES], []
     )
     bare_pass(bare, warm.rgbs)
-    analysis_pass(analysis, warm, seq)
+    bare_pass(ours, warm.rgbs)
+    for analysis in analyses.values():
+        analysis_pass(analysis, warm, seq)
     seq += WARMUP_FRAMES
-    bare_passes: list[Pass] = []
-    analysis_passes: list[Pass] = []
+    passes: dict[str, list[Pass]] = {name: [] for name in PATHS}
     clean = 0
-    while clean < repeats and len(bare_passes) < repeats + noise.retries:
-        # Alternate, so a neighbour's load on the machine hits both alike.
+    while clean < repeats and len(passes["bare"]) < repeats + noise.retries:
+        # Alternate, so a neighbour's load on the machine hits all alike.
         meter = LoadMeter({})
         meter.start()
-        bare_passes.append(bare_pass(bare, frames.rgbs))
-        analysis_passes.append(analysis_pass(analysis, frames, seq))
+        done = {
+            "bare": bare_pass(bare, frames.rgbs),
+            "ours": bare_pass(ours, frames.rgbs),
+            **{name: analysis_pass(a, frames, seq) for name, a in analyses.items()},
+        }
         other = meter.stop()["others_cores"]
-        bare_passes[-1].others_cores = analysis_passes[-1].others_cores = other
+        for name, one in done.items():
+            one.others_cores = other
+            passes[name].append(one)
         seq += len(frames.jpegs)
         clean += other <= noise.limit
         print(
-            f"  pass {len(bare_passes)}: bare {bare_passes[-1].fps:.1f} fps, "
-            f"analysis {analysis_passes[-1].fps:.1f} fps (other load {other:.2f} cores)",
+            f"  pass {len(passes['bare'])}: bare {done['bare'].fps:.1f} fps, analysis "
+            f"{done['analysis'].fps:.1f} fps, tracked {done['analysis_tracked'].fps:.1f} fps "
+            f"(other load {other:.2f} cores)",
             flush=True,
         )
-    pairs = sorted(zip(bare_passes, analysis_passes, strict=True), key=lambda p: p[0].others_cores)[:repeats]
-    bare_passes, analysis_passes = [p[0] for p in pairs], [p[1] for p in pairs]
-    breakdown = breakdown_pass(analysis, frames, seq)
+    quietest = sorted(range(len(passes["bare"])), key=lambda i: passes["bare"][i].others_cores)[:repeats]
+    passes = {name: [runs[i] for i in quietest] for name, runs in passes.items()}
+    breakdown = breakdown_pass(analyses["analysis_tracked"], frames, seq)
     bare.close()
-    analysis.close()
-    return bare_passes, analysis_passes, breakdown
+    ours.close()
+    for analysis in analyses.values():
+        analysis.close()
+    return passes, breakdown
 
 
 # -- (c): a real worker process through Redis ---------------------------------------------
@@ -476,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         pin_process(measured)
     print(f"(a)+(b) in this process on CPU {sorted(measured) if measured else 'any'}", flush=True)
     noise = Noise(args.max_other_load, args.retries)
-    bare_passes, analysis_passes, breakdown = run_in_process(frames, args.repeats, noise)
+    passes, breakdown = run_in_process(frames, args.repeats, noise)
 
     worker_passes: list[Pass] = []
     if not args.skip_worker:
@@ -493,8 +520,15 @@ def main(argv: list[str] | None = None) -> int:
     encode_cpus = (others if worker_passes else measured) or None
     encodings = run_async(encoding_costs(frames, args.quality, args.redis_url))
 
-    bare = summarise("(a) bare FaceMesh detect()", "bare FaceMesh", bare_passes, None)
-    rows = [bare, summarise("(b) SessionAnalysis.process()", "analysis", analysis_passes, bare)]
+    bare = summarise("(a) bare FaceMesh detect()", "bare FaceMesh", passes["bare"], None)
+    rows = [
+        bare,
+        summarise("(a') TrackedLandmarker detect() alone", "tracked landmarker", passes["ours"], bare),
+        summarise("(b) SessionAnalysis.process(), facemesh", "analysis", passes["analysis"], bare),
+        summarise(
+            "(b') SessionAnalysis.process(), tracked", "analysis tracked", passes["analysis_tracked"], bare
+        ),
+    ]
     if worker_passes:
         rows.append(summarise("(c) worker process via Redis", "worker", worker_passes, bare))
 
@@ -531,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = f", dropped {r['dropped']}" if r["path"].startswith("(c)") else ""
         print(f"  {r['path']}: {dict(sorted(r['statuses'].items()))}{extra}")
     print(
-        "  CPU columns: (a)/(b) this process's CPU time; (c) the worker process's CPU time only "
+        "  CPU columns: (a), (a') and (b) this process's CPU time; (c) the worker process's CPU time only "
         "(the feeder and Redis are on other cores)."
     )
     print(
@@ -540,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print_table(
-        "Where (b) spends its time, ms per frame (one extra pass with each step timed)",
+        "Where (b') spends its time, ms per frame (one extra pass with each step timed)",
         ["step of SessionAnalysis.process()", "ms/frame", "share"],
         [[name, f"{ms:.3f}", f"{ms / breakdown['total']:.0%}"] for name, ms in breakdown.items()],
     )

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from shared.settings import Settings, SettingsError
+from shared.settings import LANDMARKERS, Settings, SettingsError
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="START-END",
         help="seconds of relaxed face to measure from (default: the calmest, least active frames)",
     )
+    ana.add_argument(
+        "--landmarker",
+        choices=LANDMARKERS,
+        default=None,
+        help="landmark backend (default TELEREHAB_LANDMARKER, facemesh)",
+    )
     clinic = sub.add_parser("clinic", help="run the clinic API alone (clinic create-admin: add an admin)")
     clinic_sub = clinic.add_subparsers(dest="clinic_command")
     admin = clinic_sub.add_parser("create-admin", help="create an admin; the password is read from stdin")
@@ -60,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("revision", nargs="?", default=None, help="target (default: head / one step down)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
-        return _analyze(args.video, args.exercise, args.json, args.neutral)
+        return _analyze(args.video, args.exercise, args.json, args.neutral, args.landmarker)
 
     _setup_logging(args.verbose)
     # Quiet TensorFlow Lite / absl start-up chatter in the analyzer's logs.
@@ -98,19 +104,25 @@ def main(argv: list[str] | None = None) -> int:
     return run_up(settings, workers=args.workers, demo=not args.no_demo)
 
 
-def _analyze(video: str, exercise: str | None, as_json: bool, neutral: str | None = None) -> int:
+def _analyze(
+    video: str, exercise: str | None, as_json: bool, neutral: str | None = None, landmarker: str | None = None
+) -> int:
     """Progress and errors go to stderr; the report (text or JSON) alone to stdout."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from pathlib import Path
 
+    from analyzer.landmark_model import make_landmarker
     from analyzer.offline import AnalyzeError, Progress, analyze, format_report, parse_span
     from shared.exercises import CatalogueError
 
     try:
         span = parse_span(neutral) if neutral else None
-        report = analyze(Path(video), exercise, progress=Progress, neutral=span)
+        kind = landmarker or Settings.from_env().landmarker
+        report = analyze(
+            Path(video), exercise, progress=Progress, neutral=span, landmarker=make_landmarker(kind)
+        )
     except (AnalyzeError, CatalogueError, SettingsError) as exc:
         print(f"telerehab analyze: {exc}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, AnalyzeError) else 2
