@@ -1,5 +1,6 @@
 """FaceMesh's own landmark model, run directly through LiteRT on a face region tracked
-from the previous frame: the live landmarker.
+from the previous frame: the faster landmarker (``TELEREHAB_LANDMARKER=tracked``; the
+default is the whole graph, ``analyzer.landmarks.FaceMeshLandmarker``).
 
 MediaPipe's FaceMesh graph costs ~2.9 ms a frame on one core here; the landmark model it
 wraps costs ~1.2 ms. The rest is the graph: image conversion, the attention model's
@@ -12,7 +13,7 @@ This backend does what the graph does in tracking mode, with the same model file
    ``face_landmark_landmarks_to_roi`` graph;
 2. that region is warped to 192×192 and the model gives 468 points and a face score;
 3. when there is no previous frame, or the score drops below ``min_confidence``, the full
-   FaceMesh graph finds the face again (``acquire``) and the model runs on its region.
+   FaceMesh graph finds the face again (``_with_graph``) and the model runs on its region.
 
 The graph also refines eyes, lips and irises with a second model (the attention
 model, whose custom operators LiteRT does not have), and the pixel measurement anchors
@@ -23,6 +24,10 @@ scale with the head) is learned per face (``Refinement``) and added on every lat
 The irises (which the landmark model does not have) are learned the same way, from the
 midpoint of their eye's corners. An iris's size relative to the face is a property of the
 face; only the millimetre scale (11.7 mm iris) and the framing check read it.
+
+The attention model's refinement is not a constant: it follows the lids as they close.
+Learned as an offset it is right at rest and less so in motion, which is why eye
+closure reads less well with this landmarker (README, Facial analysis).
 """
 
 from __future__ import annotations
@@ -148,12 +153,14 @@ class TrackedLandmarker:
         self._finder = FaceMeshLandmarker(static_image_mode=True, min_confidence=min_confidence)
         self._previous: FloatArray | None = None  # the model's own points: the next region
         self._refinement = Refinement()
+        self._graph_runs = 0  # on this track: the graph is given up after 2 x LEARN_FRAMES
         self._tensor = np.empty((1, MODEL_SIZE, MODEL_SIZE, 3), dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> Landmarks | None:
         height, width = image.shape[:2]
         found = self._run(image, self._previous) if self._previous is not None else None
-        if found is None or self._refinement.learned < LEARN_FRAMES:
+        learning = self._refinement.learned < LEARN_FRAMES and self._graph_runs < 2 * LEARN_FRAMES
+        if found is None or learning:
             found = self._with_graph(image, found)
         if found is None:
             self._previous = None
@@ -169,10 +176,12 @@ class TrackedLandmarker:
         """The graph finds the face (a new track: the model then reads it from the graph's
         region, so every frame's points come from one model) and its refinement is learned."""
         graph = self._finder.detect(image)
+        self._graph_runs += 1
         if graph is None:
             return tracked
         if tracked is None:
             self._refinement.reset()
+            self._graph_runs = 1
             tracked = self._run(image, graph.points)
             if tracked is None:
                 return None
