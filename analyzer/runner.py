@@ -86,7 +86,7 @@ class SessionRunner:
                 continue
             backoff.reset()
             if not reply:
-                if time.monotonic() - last_frame_at > self._settings.session_idle_ttl_s:
+                if time.monotonic() - last_frame_at > self._settings.analysis_idle_s:
                     return RunnerExit.IDLE
                 continue
             streams = {_text(key): entries for key, entries in reply}

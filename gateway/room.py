@@ -246,6 +246,7 @@ class Room:
                     self._settings,
                     self._executor,
                     self.sampler_stats,
+                    register=lambda: self._store.register_for_analysis(self.sid),
                 )
                 self._spawn("sampler", self._sample(self.sampler))
         elif participant is self._lead_therapist and self.patient is not None:

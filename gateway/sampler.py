@@ -4,6 +4,11 @@ It reads a ``MediaRelay.subscribe(track, buffered=False)`` proxy, which keeps on
 newest frame, so a slow sampler never holds the relay (or the therapist's video) back.
 Downscaling and JPEG encoding run in a thread; the stream is capped to a few entries
 (the newest frame wins: real time means dropping stale frames, not queueing video).
+
+A session whose frames stopped gives its analyzer slot back after a few seconds
+(``TELEREHAB_ANALYSIS_IDLE_S``); while frames flow, the sampler checks now and then that
+some worker holds the session's lease, and registers the session again if none does
+(frames resumed, or a registration was lost), so analysis picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -26,6 +32,9 @@ from shared.messages import Frame, now_ms
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+HOLDER_CHECK_S = 2.0  # how often a sampler looks for the session's analyzer
+REREGISTER_S = 6.0  # at most one registration this often while no worker holds it
 
 
 def encode_sample(frame: VideoFrame, max_side: int, quality: int) -> tuple[int, int, bytes]:
@@ -60,14 +69,30 @@ class FrameSampler:
         settings: Settings,
         executor: Executor,
         stats: SamplerStats | None = None,
+        register: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.sid = sid
         self._track = track
         self._redis = redis
         self._key = keys.session_frames(sid)
+        self._lease_key = keys.session_lease(sid)
+        self._register = register  # puts the session (back) in the analyzers' queue
+        self._next_check = time.monotonic() + HOLDER_CHECK_S
+        self._registered_at = time.monotonic()  # the room registers it as sampling starts
         self._settings = settings
         self._executor = executor
         self.stats = stats or SamplerStats()
+
+    async def _ensure_analysed(self, now: float) -> None:
+        """Register the session again if frames flow and no worker holds its lease."""
+        if self._register is None or now < self._next_check:
+            return
+        self._next_check = now + HOLDER_CHECK_S
+        if now - self._registered_at < REREGISTER_S or await self._redis.exists(self._lease_key):
+            return
+        self._registered_at = now
+        log.info("session %s: frames flow but no analyzer holds it; registering it again", self.sid)
+        await self._register()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -115,6 +140,7 @@ class FrameSampler:
                     pipe.pexpire(self._key, 10_000)
                     await pipe.execute()
                 self.stats.sampled += 1
+                await self._ensure_analysed(now)
             except REDIS_DOWN as exc:
                 self.stats.lost += 1
                 if self.stats.lost % 50 == 1:

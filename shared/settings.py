@@ -66,6 +66,10 @@ class Settings:
     # ~1.25x; reads eye closure less well, see the README).
     landmarker: str = "facemesh"
     session_idle_ttl_s: int = 120
+    # A session without frames this long gives its analyzer slot back (checkpoint kept for
+    # session_idle_ttl_s); the gateway re-registers it when frames flow again. Abandoned
+    # sessions then cannot hold every slot while a live one waits.
+    analysis_idle_s: int = 5
     # A connection that has not connected this long after its offer is dropped, so an
     # offer that never completes ICE cannot keep a room's place (a therapist slot).
     connect_timeout_s: int = 30
@@ -91,15 +95,29 @@ class Settings:
     # is verified against the system's CAs, or against ``smtp_ca_file``.
     smtp_tls: str = "starttls"
     smtp_ca_file: str | None = None
+    # HTTPS (shared.tls): a certificate chain and key (PEM), or "self-signed" for a
+    # generated local one (a LAN demo: browsers open the camera only on secure pages).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    @property
+    def local_url(self) -> str:
+        """This machine's own address of the service (for its own clients)."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def clinic_gateway_url(self) -> str:
         """Where the clinic reaches the gateway's HTTP API (itself, when mounted in it)."""
-        return (self.gateway_url or self.base_url).rstrip("/")
+        return (self.gateway_url or self.local_url).rstrip("/")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +160,7 @@ class Settings:
             ),
             "landmarker": env.get("TELEREHAB_LANDMARKER", d.landmarker).strip().lower(),
             "connect_timeout_s": _number(env, "TELEREHAB_CONNECT_TIMEOUT_S", d.connect_timeout_s, 2, 600),
+            "analysis_idle_s": _number(env, "TELEREHAB_ANALYSIS_IDLE_S", d.analysis_idle_s, 1, 3600),
             "session_idle_ttl_s": _number(
                 env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400
             ),
@@ -168,7 +187,14 @@ class Settings:
             "smtp_password": env.get("TELEREHAB_SMTP_PASSWORD") or None,
             "smtp_tls": env.get("TELEREHAB_SMTP_TLS", d.smtp_tls).strip().lower(),
             "smtp_ca_file": env.get("TELEREHAB_SMTP_CA_FILE") or None,
+            "tls_cert": env.get("TELEREHAB_TLS_CERT") or None,
+            "tls_key": env.get("TELEREHAB_TLS_KEY") or None,
         }
+        if values["tls_cert"] and values["tls_cert"] != SELF_SIGNED:
+            for name in ("tls_cert", "tls_key"):
+                path = values[name] or values["tls_cert"]
+                if not os.path.isfile(path):
+                    raise SettingsError(f"TELEREHAB_{name.upper()}: no file at {path}")
         smtp_problem = smtp_transport_problem(values["smtp_host"], values["smtp_tls"])
         if smtp_problem:
             raise SettingsError(smtp_problem)
@@ -183,6 +209,7 @@ class Settings:
 
 
 LANDMARKERS = ("tracked", "facemesh")
+SELF_SIGNED = "self-signed"  # TELEREHAB_TLS_CERT: make a local certificate (shared.tls)
 MIN_SECRET_CHARS = 16
 PLACEHOLDER_MARK = "change-me"  # what the example files hold (deploy/k8s/secret.example.yaml)
 

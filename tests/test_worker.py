@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -17,7 +18,7 @@ from analyzer.synthetic import Movement, SyntheticFace
 from gateway.sessions import SessionStore
 from shared import codec
 from shared.keys import Keys
-from shared.messages import Checkpoint, Feedback, Frame
+from shared.messages import Checkpoint, Feedback, Frame, SessionEntry
 from shared.settings import Settings
 from tests.conftest import RunningWorker, running_worker
 
@@ -311,3 +312,42 @@ async def test_the_worker_process_serves_its_endpoints_when_asked(
     finally:
         proc.terminate()
         assert await asyncio.to_thread(proc.wait, 30) == 0
+
+
+async def test_abandoned_sessions_give_their_slots_up_and_a_live_one_is_analysed(
+    settings: Settings, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
+) -> None:
+    """More abandoned sessions (pages closed without End) than the worker has slots: each
+    gives its slot back after TELEREHAB_ANALYSIS_IDLE_S, so a live session is analysed."""
+    small = replace(settings, worker_max_sessions=2, analysis_idle_s=1)
+    abandoned = [await open_session(redis, keys) for _ in range(4)]
+    async with running_worker(small, "busy") as busy:
+        live = await open_session(redis, keys)
+        await push(redis, keys, live, codec.encode(make_frame(face, live, 0)))
+        started = time.monotonic()
+        while not await has_seq(redis, keys, live, 0):
+            await push(redis, keys, live, codec.encode(make_frame(face, live, 0)))  # the camera keeps going
+            assert time.monotonic() - started < 15, "the live session was never analysed"
+            await asyncio.sleep(0.2)
+        assert set(busy.worker.sessions) <= {live, *abandoned}
+    entries = [codec.decode(f[b"m"], SessionEntry).sid for _, f in await redis.xrange(keys.sessions())]
+    assert not set(abandoned) & set(entries)  # given up, not queued again
+
+
+async def test_a_session_whose_frames_resume_is_analysed_again_from_its_baseline(
+    settings: Settings, redis: aioredis.Redis, keys: Keys, face: SyntheticFace
+) -> None:
+    quick = replace(settings, analysis_idle_s=1)
+    async with running_worker(quick, "w") as w:
+        sid = await open_session(redis, keys)
+        seq = await calibrate(redis, keys, face, sid)
+        await wait_until(lambda: _not_held(w, sid))  # frames stopped: the slot is given back
+        assert not await redis.exists(keys.session_lease(sid))
+        await SessionStore(redis, keys).register_for_analysis(sid)  # what the sampler does
+        await push(redis, keys, sid, codec.encode(make_frame(face, sid, seq)))
+        await wait_until(lambda: has_seq(redis, keys, sid, seq))
+        assert (await feedback(redis, keys, sid))[-1].status == "tracking"  # no recalibration
+
+
+async def _not_held(w: RunningWorker, sid: str) -> bool:
+    return sid not in w.worker.sessions
