@@ -16,6 +16,7 @@ from gateway.registry import RoomRegistry
 from shared import web_headers
 from shared.connections import connect
 from shared.settings import Settings
+from shared.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ def run(settings: Settings) -> None:
     app = create_app(settings)
     log.info("gateway listening on %s:%d", settings.host, settings.port)
     web.run_app(
-        app, host=settings.host, port=settings.port, print=None, access_log_format='%a "%r" %s %b %Tf'
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_format='%a "%r" %s %b %Tf',
+        ssl_context=server_context(settings),
     )
     asyncio.set_event_loop(None)

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ import redis
 
 from shared import tokens
 from shared.settings import Settings
+from shared.tls import certificate_paths, client_context
 
 STATE_DIR = Path(os.environ.get("TELEREHAB_STATE_DIR", ".telerehab"))
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -97,6 +99,10 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _tls(settings: Settings) -> ssl.SSLContext | None:
+    return client_context(settings) if settings.tls_cert else None
+
+
 def _spawn(role: str, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "services.cli", role, *extra], env=env)
 
@@ -106,23 +112,23 @@ def _api(
 ) -> dict[str, object]:
     token = tokens.issue(settings.secret, tokens.CLINIC_SCOPE, "clinic", 300)
     request = urllib.request.Request(
-        f"http://{settings.host}:{settings.port}{path}",
+        f"{settings.local_url}{path}",
         data=json.dumps(body or {}).encode(),
         method=method,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with urllib.request.urlopen(request, timeout=5, context=_tls(settings)) as response:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 def _wait_ready(settings: Settings, gateway: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
-    url = f"http://{settings.host}:{settings.port}/readyz"
+    url = f"{settings.local_url}/readyz"
     while time.monotonic() < deadline:
         if gateway.poll() is not None:
             raise SystemExit(f"telerehab: the gateway exited with code {gateway.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=1, context=_tls(settings)):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)
@@ -160,6 +166,9 @@ def open_session(settings: Settings, ttl_s: int | None) -> int:
 def up(settings: Settings, *, workers: int | None, demo: bool) -> int:
     settings = load_secret(settings)
     n_workers = settings.analyzer_workers if workers is None else workers
+    tls = certificate_paths(settings)  # a self-signed one is made here, once, before any child
+    if tls is not None:
+        say(f"serving HTTPS with {tls[0]}")
     redis_proc = ensure_redis(settings.redis_url)
     env = _child_env(settings)
     stopping = False

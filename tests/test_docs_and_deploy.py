@@ -33,3 +33,20 @@ def test_deploy_files_parse_and_use_only_real_settings() -> None:
     for path in [*files, ROOT / "deploy" / ".env.example"]:
         unknown = set(ENV_NAME.findall(path.read_text())) - known
         assert not unknown, f"{path.relative_to(ROOT)} sets variables the code never reads: {sorted(unknown)}"
+
+
+def test_kubernetes_manifests_are_valid_against_the_kubernetes_schemas() -> None:
+    """Checked, not just parsed: every core resource against the Kubernetes OpenAPI
+    schemas (offline, strict: unknown fields are errors). KEDA's CRDs and the
+    Kustomization have no bundled schema."""
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    checked = 0
+    for path in sorted(ROOT.glob("deploy/k8s/*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc["apiVersion"].startswith(("keda.sh/", "kustomize.config.k8s.io/")):
+                continue
+            kubernetes_validate.validate(doc, version, strict=True)  # raises on any error
+            checked += 1
+    assert checked >= 12

@@ -46,6 +46,7 @@ from shared.connections import connect
 from shared.keys import Keys
 from shared.settings import Settings
 from shared.tasks import cancel_and_wait
+from shared.tls import client_context, server_context
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,8 @@ def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = Non
             raise
         app[engine_key] = engine
         app[sessions_key] = sessionmaker(engine)
-        http = aiohttp.ClientSession()
+        # Its calls to the gateway verify the gateway's certificate (a self-signed one too).
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_context(settings)))
         mailer = Mailer(settings)
         app[services_key] = Services(
             settings=settings, mailer=mailer, http=http, hasher=password_hasher, sessions=app[sessions_key]
@@ -184,5 +186,7 @@ def run(settings: Settings) -> None:
     web_headers.install(root, https=settings.base_url.startswith("https://"))
     mount(root, settings)
     log.info("clinic listening on %s:%d", settings.host, settings.clinic_port)
-    web.run_app(root, host=settings.host, port=settings.clinic_port, print=None)
+    web.run_app(
+        root, host=settings.host, port=settings.clinic_port, print=None, ssl_context=server_context(settings)
+    )
     asyncio.set_event_loop(None)
