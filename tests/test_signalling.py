@@ -121,6 +121,7 @@ async def test_every_reply_carries_the_security_headers_and_json_is_never_cached
         async with gateway.http.get(url) as r:
             assert r.headers["X-Content-Type-Options"] == "nosniff"
             assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+            assert "script-src 'self';" in r.headers["Content-Security-Policy"]  # no inline scripts
             assert r.headers["X-Frame-Options"] == "DENY" and r.headers["Referrer-Policy"] == "no-referrer"
             assert "aiohttp" not in r.headers.get("Server", "").lower()
     headers = {"Authorization": f"Bearer {session['patient_token']}"}
