@@ -332,7 +332,7 @@ class FaceClip:
 
 
 def face_clip(period: int = 60) -> FaceClip:
-    from analyzer.synthetic import Movement, SyntheticFace, astronaut_face
+    from testkit.synthetic import Movement, SyntheticFace, astronaut_face
 
     face = SyntheticFace(astronaut_face())
     frames: list[Image] = []

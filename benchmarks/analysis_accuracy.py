@@ -2,7 +2,7 @@
 a naive per-side landmark baseline scored on the same clips in the same run.
 
 Every clip is a real photo (``benchmarks.faces``: nine faces from packages) warped with
-known per-side movement by ``analyzer.synthetic`` (the affected side moves k times the
+known per-side movement by ``testkit.synthetic`` (the affected side moves k times the
 healthy side), rendered at 448x336, 15 fps, written as H.264 and analysed by exactly
 what ``telerehab analyze VIDEO --exercise E --json`` runs (``analyzer.offline.analyze``),
 so the figures are the user's figures. Clip kinds, per face:
@@ -49,11 +49,11 @@ from analyzer.landmark_model import make_landmarker
 from analyzer.landmarks import FaceMeshLandmarker, Landmarks
 from analyzer.metrics import Neutral, Side, measure, mm_per_unit
 from analyzer.offline import analyze
-from analyzer.synthetic import HeadMotion, Movement, SyntheticFace, movement_at
-from analyzer.video import write_mp4
 from benchmarks.faces import FACES
 from shared.exercises import get_exercise
 from shared.settings import LANDMARKERS
+from testkit.synthetic import HeadMotion, Movement, SyntheticFace, movement_at
+from testkit.video import write_mp4
 
 FPS = 15.0
 SIZE = (448, 336)

@@ -2,7 +2,7 @@
 patient's screen to the movement rendered on the same page.
 
 Real parts only: Debian's Chromium (headless, driven by Playwright) as the patient, its
-fake camera playing a Y4M clip of the synthetic face (``tests.marked_clip``: rest, then a
+fake camera playing a Y4M clip of the synthetic face (``testkit.marked_clip``: rest, then a
 smile on the patient's left, looped), a gateway process and an analyzer worker process
 (``python -m services.cli gateway|analyzer``), real Redis, WebRTC over loopback.
 
@@ -133,9 +133,9 @@ def match(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
-    from analyzer.synthetic import SyntheticFace, astronaut_face
     from shared.connections import connect
-    from tests.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
+    from testkit.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
+    from testkit.synthetic import SyntheticFace, astronaut_face
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cue-"))
     print("rendering the clip …", flush=True)

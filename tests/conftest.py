@@ -16,7 +16,6 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from analyzer.synthetic import SyntheticFace, astronaut_face
 from analyzer.worker import Worker
 from gateway.app import create_app
 from gateway.ice import configure_host_addresses
@@ -24,6 +23,7 @@ from shared import tokens
 from shared.connections import connect
 from shared.keys import Keys
 from shared.settings import Settings
+from testkit.synthetic import SyntheticFace, astronaut_face
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("GLOG_minloglevel", "2")

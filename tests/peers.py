@@ -16,7 +16,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from analyzer.synthetic import Movement, SyntheticFace
+from testkit.synthetic import Movement, SyntheticFace
 
 CLOCK_RATE = 90_000
 

@@ -14,8 +14,8 @@ from analyzer.frames import encode_jpeg
 from analyzer.landmarks import FaceMeshLandmarker
 from analyzer.metrics import Neutral, measure, mm_per_unit
 from analyzer.pixel_motion import CANVAS_H, CANVAS_W
-from analyzer.synthetic import FACES, Movement, SyntheticFace
 from shared.messages import Feedback, Frame
+from testkit.synthetic import FACES, Movement, SyntheticFace
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -25,17 +24,18 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, async_playwright
 
-from analyzer.synthetic import Movement, SyntheticFace
-from analyzer.video import write_y4m
 from gateway.api import registry_key
 from gateway.app import create_app
 from services.clinic.manage import create_admin
 from shared.settings import Settings
+from testkit.clinic_records import summary
+from testkit.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
+from testkit.media import smile_clip
+from testkit.net import free_port
+from testkit.synthetic import Movement, SyntheticFace
+from testkit.video import write_y4m
 from tests.clinic.conftest import FAST_HASHER, PASSWORD
-from tests.clinic.test_flows import summary
 from tests.conftest import Gateway, RunningWorker
-from tests.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
-from tests.media import smile_clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -199,11 +199,6 @@ async def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def axe_problems(page: Page, name: str) -> list[str]:

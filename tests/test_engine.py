@@ -11,9 +11,9 @@ from analyzer.baseline import Baseline
 from analyzer.engine import FaceEngine
 from analyzer.landmarks import FloatArray, Landmarks
 from analyzer.metrics import mm_per_unit
-from analyzer.synthetic import SyntheticFace
 from shared.exercises import get_exercise
 from shared.messages import Checkpoint, Command
+from testkit.synthetic import SyntheticFace
 
 FPS = 15.0
 

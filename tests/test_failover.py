@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from analyzer.synthetic import SyntheticFace
 from shared import codec
 from shared.keys import Keys
 from shared.messages import Feedback
 from shared.settings import Settings
-from tests.test_worker import feedback, make_frame, open_session, push
+from testkit.synthetic import SyntheticFace
+from testkit.worker_feed import feedback, make_frame, open_session, push
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 from analyzer.landmark_model import MODEL_SIZE, TrackedLandmarker, crop_matrix, region
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
 from analyzer.metrics import inter_pupil_distance, mm_per_unit
-from analyzer.synthetic import Movement, SyntheticFace
+from testkit.synthetic import Movement, SyntheticFace
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
-from analyzer.synthetic import Movement, SyntheticFace
 from gateway.sessions import SessionStore
 from shared import codec
 from shared.keys import Keys
 from shared.messages import Command, SessionSummary, now_ms
+from testkit.synthetic import Movement, SyntheticFace
+from testkit.worker_feed import calibrate, feedback, has_seq, make_frame, open_session, push, wait_until
 from tests.conftest import RunningWorker
-from tests.test_worker import calibrate, feedback, has_seq, make_frame, open_session, push, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from analyzer.synthetic import Movement, SyntheticFace
 from gateway.api import registry_key
 from gateway.room import Room
 from shared.keys import Keys
+from testkit.synthetic import Movement, SyntheticFace
 from tests.conftest import Gateway, RunningWorker
 from tests.peers import join, patient_tracks, therapist_tracks
 

@@ -12,7 +12,7 @@ from analyzer.alignment import align
 from analyzer.face_points import BROW, CHEEK, LIP_EDGES, MIRROR, MOUTH_CORNER, NASAL_ALA
 from analyzer.landmarks import FloatArray
 from analyzer.metrics import FEATURES, REGIONS, FaceMeasures, Neutral, measure, mm_per_unit, symmetry
-from analyzer.synthetic import SyntheticFace
+from testkit.synthetic import SyntheticFace
 
 GROUPS = (BROW, MOUTH_CORNER, NASAL_ALA, CHEEK, LIP_EDGES)
 MOVABLE = [i for group in GROUPS for side in group.values() for i in side]

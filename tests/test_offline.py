@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from analyzer.offline import AnalyzeError, analyze
-from analyzer.synthetic import HeadMotion, Movement, SyntheticFace, script_frames
-from analyzer.video import write_video
+from testkit.synthetic import HeadMotion, Movement, SyntheticFace, script_frames
+from testkit.video import write_video
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from analyzer.synthetic import SyntheticFace
 from gateway.app import create_app
 from shared import tokens
 from shared.settings import Settings
+from testkit.synthetic import SyntheticFace
 from tests.conftest import running_worker
 from tests.peers import join, patient_tracks
 

@@ -24,8 +24,8 @@ import pytest
 
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
 from analyzer.metrics import Side, eye_apertures
-from analyzer.synthetic import HeadMotion, Movement, SyntheticFace, movement_at, script_frames
-from analyzer.video import write_mp4, write_video, write_y4m
+from testkit.synthetic import HeadMotion, Movement, SyntheticFace, movement_at, script_frames
+from testkit.video import write_mp4, write_video, write_y4m
 
 pytestmark = pytest.mark.slow
 

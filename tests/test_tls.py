@@ -3,7 +3,6 @@ trusted by the service's own clients but not by anyone else's defaults."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 import stat
 from dataclasses import replace
@@ -17,12 +16,7 @@ from aiohttp import web
 from gateway.app import create_app
 from shared.settings import SELF_SIGNED, Settings, SettingsError
 from shared.tls import certificate_paths, client_context, server_context
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from testkit.net import free_port
 
 
 async def test_the_gateway_serves_https_with_a_self_signed_certificate(

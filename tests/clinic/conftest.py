@@ -16,9 +16,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
+from sqlalchemy import func, select
 
-from services.clinic.app import create_clinic_app
+from services.clinic.app import create_clinic_app, sessions_key
 from services.clinic.manage import create_admin
+from services.clinic.models import AuditEntry
 from shared.settings import Settings
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -171,3 +173,11 @@ async def clinic(
             c.tokens[who] = (await c.ok("POST", "/clinic/api/auth/magic", None, {"token": magic}))["token"]
         yield c
     await server.close()
+
+
+async def audit_count(c: Clinic, **where: Any) -> int:
+    async with c.app[sessions_key]() as db:
+        q = select(func.count()).select_from(AuditEntry)
+        for k, v in where.items():
+            q = q.where(getattr(AuditEntry, k) == v)
+        return int(await db.scalar(q) or 0)

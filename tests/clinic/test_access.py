@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from services.clinic.app import ROUTES
 from services.clinic.context import Route
+from testkit.clinic_records import INTAKE, PROGRAMME
 from tests.clinic.conftest import Clinic
-from tests.clinic.test_flows import INTAKE, PROGRAMME
 
 DENIED = {401, 403, 404}
 WHO = ("anonymous", "patient", "therapist", "other_therapist", "admin")

@@ -21,9 +21,9 @@ from shared import codec, tokens
 from shared.keys import Keys
 from shared.messages import Checkpoint, SessionSummary
 from shared.settings import Settings
+from testkit.clinic_records import summary as flows_summary
+from testkit.net import free_port
 from tests.clinic.conftest import FAST_HASHER, PASSWORD
-from tests.clinic.test_flows import summary as flows_summary
-from tests.clinic.test_mail import free_port
 
 
 def clinic_token(s: Settings) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
@@ -24,8 +23,9 @@ from services.clinic.mailer import Mailer, MailError
 from services.clinic.models import ReminderSent
 from services.clinic.reminders import send_due_reminders
 from shared.settings import Settings
+from testkit.clinic_records import PROGRAMME
+from testkit.net import free_port
 from tests.clinic.conftest import Clinic, serve
-from tests.clinic.test_flows import PROGRAMME
 
 
 @dataclass
@@ -40,11 +40,6 @@ class Inbox:
     def to(self, address: str) -> list[Message]:
         return [m for m in self.messages if m["To"] == address]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

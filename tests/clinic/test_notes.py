@@ -7,8 +7,7 @@ import logging
 from typing import Any
 
 from services.clinic.sessions import NOTES_MAX_CHARS
-from tests.clinic.conftest import Clinic
-from tests.clinic.test_flows import audit_count
+from tests.clinic.conftest import Clinic, audit_count
 
 NOTES = "Left brow lifts 2 mm more than last week.\nEye closes fully with effort; keep taping at night."
 

@@ -6,8 +6,8 @@ import io
 
 import pypdf
 
+from testkit.clinic_records import INTAKE, PROGRAMME, SUNNYBROOK, summary
 from tests.clinic.conftest import Clinic
-from tests.clinic.test_flows import INTAKE, PROGRAMME, SUNNYBROOK, summary
 
 P = "/clinic/api/patients"
 

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
 from analyzer.metrics import EYELIDS, MOUTH_CORNER, SIDES, Side
-from analyzer.warp import Band, Bump, Coords, SmoothField, columns, exact_bumps, polyline_y
+from testkit.warp import Band, Bump, Coords, SmoothField, columns, exact_bumps, polyline_y
 
 Image = npt.NDArray[np.uint8]
 

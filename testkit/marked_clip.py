@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from analyzer.synthetic import Movement, SyntheticFace
-from analyzer.video import write_y4m
+from testkit.synthetic import Movement, SyntheticFace
+from testkit.video import write_y4m
 
 Image = npt.NDArray[np.uint8]
 

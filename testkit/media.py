@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzer.synthetic import Movement, SyntheticFace
-from analyzer.video import write_y4m
+from testkit.synthetic import Movement, SyntheticFace
+from testkit.video import write_y4m
 
 
 def smile_clip(
