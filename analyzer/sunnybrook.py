@@ -1,10 +1,7 @@
-"""Sunnybrook facial grading arithmetic (Ross et al., 1996), as an *estimate*.
-
-composite = voluntary movement (five movements graded 1-5, sum x 4)
-          - resting symmetry ((eye 0-1 + cheek 0-2 + mouth 0-1) x 5)
-          - synkinesis (five movements graded 0-3, summed)
-Range 0..100; a healthy face scores 100. The therapist's own score is the record: this
-module only turns measured ratios into the scale's grades, and says it is an estimate.
+"""Sunnybrook grades (Ross et al., 1996) from our measures, as an *estimate*; the
+scale's arithmetic itself is ``shared.sunnybrook`` (the clinic scores with it too).
+The therapist's own score is the record: this module only turns measured ratios into
+the scale's grades, and says it is an estimate.
 
 The grade thresholds below map our measures onto the scale's verbal anchors; they are
 our choice, not part of the published scale, and are pinned by tests:
@@ -25,12 +22,10 @@ our choice, not part of the published scale, and are pinned by tests:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from shared.messages import Resting
+from shared.sunnybrook import MOVEMENTS, composite
 
-from analyzer.metrics import Side
-from shared.messages import Resting, SunnybrookEstimate
-
-MOVEMENTS = ("brow_raise", "gentle_eye_closure", "open_smile", "snarl", "pucker")
+__all__ = ["MOVEMENTS", "MOUTH_READ", "composite", "resting_grades", "synkinesis_grade", "voluntary_grade"]
 # Movements whose synkinesis is read at the mouth corner (the rest: eye narrowing).
 MOUTH_READ = ("brow_raise", "gentle_eye_closure")
 
@@ -60,33 +55,3 @@ def resting_grades(resting: Resting) -> dict[str, int]:
         "cheek": 2 if mouth >= 4.0 else int(mouth >= 2.0),
         "mouth": int(mouth >= 2.0),
     }
-
-
-def composite(
-    resting: Mapping[str, int],
-    voluntary: Mapping[str, int],
-    synkinesis: Mapping[str, int],
-    affected_side: Side | None = None,
-) -> SunnybrookEstimate:
-    """Validate the grades and add them up as the scale prescribes."""
-    if set(resting) != {"eye", "cheek", "mouth"}:
-        raise ValueError("resting grades need eye, cheek and mouth")
-    if set(voluntary) != set(MOVEMENTS) or set(synkinesis) != set(MOVEMENTS):
-        raise ValueError(f"voluntary and synkinesis grades need the movements {MOVEMENTS}")
-    if not (0 <= resting["eye"] <= 1 and 0 <= resting["cheek"] <= 2 and 0 <= resting["mouth"] <= 1):
-        raise ValueError("resting grades out of range (eye 0-1, cheek 0-2, mouth 0-1)")
-    if any(not 1 <= g <= 5 for g in voluntary.values()) or any(not 0 <= g <= 3 for g in synkinesis.values()):
-        raise ValueError("voluntary grades are 1-5 and synkinesis grades 0-3")
-    resting_score = 5 * sum(resting.values())
-    voluntary_score = 4 * sum(voluntary.values())
-    synkinesis_score = sum(synkinesis.values())
-    return SunnybrookEstimate(
-        resting=dict(resting),
-        voluntary=dict(voluntary),
-        synkinesis=dict(synkinesis),
-        resting_score=resting_score,
-        voluntary_score=voluntary_score,
-        synkinesis_score=synkinesis_score,
-        composite=max(0, min(100, voluntary_score - resting_score - synkinesis_score)),
-        affected_side=affected_side,
-    )

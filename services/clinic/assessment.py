@@ -16,11 +16,7 @@ from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest
 from services.clinic.models import Assessment
 from shared.messages import SunnybrookEstimate
-
-# Sunnybrook Facial Grading System (Ross, Fradet & Nedzelski 1996).
-RESTING_MAX = {"eye": 1, "cheek": 2, "mouth": 1}  # eye 0-1, cheek (nasolabial fold) 0-2, mouth 0-1
-# The five movements, named as in the exercise catalogue and the analyzer's estimate.
-MOVEMENTS = ("brow_raise", "gentle_eye_closure", "open_smile", "snarl", "pucker")
+from shared.sunnybrook import composite
 
 
 class SunnybrookIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -39,32 +35,14 @@ class AssessmentIn(msgspec.Struct, forbid_unknown_fields=True):
 def sunnybrook_scores(
     resting: dict[str, int], voluntary: dict[str, int], synkinesis: dict[str, int]
 ) -> dict[str, int]:
-    """Sunnybrook composite = voluntary movement score − resting symmetry score −
-    synkinesis score, where voluntary = (sum of the five movements, each 1–5) × 4,
-    resting = (eye 0–1 + cheek 0–2 + mouth 0–1) × 5 and synkinesis = sum of the five
-    movements' synkinesis, each 0–3. The published range is 0–100; a face with full
-    paralysis and synkinesis could go below 0 arithmetically, so the composite is
-    clipped at 0 (as the analyzer's estimate is). Raises ValueError on a missing or
-    out-of-range sub-score."""
-    if set(resting) != set(RESTING_MAX):
-        raise ValueError(f"resting needs exactly {', '.join(RESTING_MAX)}")
-    for key, top in RESTING_MAX.items():
-        if not 0 <= resting[key] <= top:
-            raise ValueError(f"resting {key} must be 0 to {top}")
-    for name, part, lo, hi in (("voluntary", voluntary, 1, 5), ("synkinesis", synkinesis, 0, 3)):
-        if set(part) != set(MOVEMENTS):
-            raise ValueError(f"{name} needs exactly {', '.join(MOVEMENTS)}")
-        for key in MOVEMENTS:
-            if not lo <= part[key] <= hi:
-                raise ValueError(f"{name} {key} must be {lo} to {hi}")
-    resting_score = sum(resting.values()) * 5
-    voluntary_score = sum(voluntary.values()) * 4
-    synkinesis_score = sum(synkinesis.values())
+    """The sub-scores and composite of a grading (``shared.sunnybrook``, the one place
+    the scale's arithmetic lives); ValueError on a missing or out-of-range grade."""
+    scored = composite(resting, voluntary, synkinesis, estimate=False)
     return {
-        "resting_score": resting_score,
-        "voluntary_score": voluntary_score,
-        "synkinesis_score": synkinesis_score,
-        "composite": max(0, voluntary_score - resting_score - synkinesis_score),
+        "resting_score": scored.resting_score,
+        "voluntary_score": scored.voluntary_score,
+        "synkinesis_score": scored.synkinesis_score,
+        "composite": scored.composite,
     }
 
 
@@ -93,11 +71,8 @@ def assessment_json(row: Assessment) -> dict[str, Any]:
 
 
 def sunnybrook_parts(row: Assessment) -> dict[str, int]:
-    return {
-        "resting_score": sum((row.resting or {}).values()) * 5,
-        "voluntary_score": sum((row.voluntary or {}).values()) * 4,
-        "synkinesis_score": sum((row.synkinesis or {}).values()),
-    }
+    scores = sunnybrook_scores(row.resting or {}, row.voluntary or {}, row.synkinesis or {})
+    return {key: value for key, value in scores.items() if key != "composite"}
 
 
 def estimate_row(patient_id: int, session_id: int, estimate: SunnybrookEstimate, at: datetime) -> Assessment:
