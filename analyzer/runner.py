@@ -16,7 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from analyzer.analysis import SessionAnalysis
-from analyzer.health import LatencyHistogram
+from analyzer.latency import LatencyHistogram
 from analyzer.leases import LeaseResult, Leases
 from shared import codec
 from shared.codec import CodecError

@@ -34,8 +34,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from analyzer.analysis import AnalysisConfig, SessionAnalysis
-from analyzer.health import LatencyHistogram
 from analyzer.landmarks import FaceMeshLandmarker, Landmarker
+from analyzer.latency import LatencyHistogram
 from analyzer.leases import LeaseResult, Leases
 from analyzer.runner import RunnerExit, SessionRunner
 from shared import codec

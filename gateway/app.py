@@ -1,8 +1,8 @@
-"""The gateway's aiohttp application and its resources' lifetimes."""
+"""The gateway's aiohttp application and its resources' lifetimes. The site a process
+serves (the gateway with the clinic mounted) is composed in ``services.site``."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +16,6 @@ from gateway.registry import RoomRegistry
 from shared import web_headers
 from shared.connections import connect
 from shared.settings import Settings
-from shared.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +29,6 @@ def create_app(settings: Settings) -> web.Application:
     web_headers.install(app, https=settings.base_url.startswith("https://"))
     app.cleanup_ctx.append(_rooms)
     add_routes(app)
-    if settings.clinic_enabled:
-        from services.clinic.app import mount
-
-        mount(app, settings)  # the clinic's JSON API under /clinic (TELEREHAB_CLINIC=0: not here)
     return app
 
 
@@ -49,18 +44,3 @@ async def _rooms(app: web.Application) -> AsyncIterator[None]:
     await registry.close()
     executor.shutdown(wait=True)
     await redis.aclose()
-
-
-def run(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM; rooms are closed on the way out."""
-    app = create_app(settings)
-    log.info("gateway listening on %s:%d", settings.host, settings.port)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log_format='%a "%r" %s %b %Tf',
-        ssl_context=server_context(settings),
-    )
-    asyncio.set_event_loop(None)

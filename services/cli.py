@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return command(settings, args)
     if args.command == "gateway":
-        from gateway.app import run as run_gateway
+        from services.site import run as run_gateway
 
         if not settings.secret:
             print("telerehab: set TELEREHAB_SECRET (the key that signs join links)", file=sys.stderr)

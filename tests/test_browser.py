@@ -25,8 +25,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, async_playwright
 
 from gateway.api import registry_key
-from gateway.app import create_app
 from services.clinic.manage import create_admin
+from services.site import create_site
 from shared.settings import Settings
 from testkit.clinic_records import summary
 from testkit.marked_clip import WATCH_CAMERA_JS, marked_smile_clip
@@ -582,7 +582,7 @@ async def clinic_site(settings: Settings, face: SyntheticFace, tmp_path: Path) -
         reminder_interval_s=0,
     )
     await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
-    server = TestServer(create_app(s), host="127.0.0.1", port=port)
+    server = TestServer(create_site(s), host="127.0.0.1", port=port)
     await server.start_server()
     base = f"http://127.0.0.1:{port}"
     clip = smile_clip(face, tmp_path / "face.y4m")

@@ -37,7 +37,7 @@ from services.clinic import (
 from services.clinic.audit import record
 from services.clinic.context import Ctx, Route, Services, json_response, valid_id
 from services.clinic.db import create_engine, resolve_url, sessionmaker
-from services.clinic.errors import ClinicError, Conflict, Forbidden, Unauthorized, clinic_errors
+from services.clinic.errors import Conflict, Forbidden, HttpError, Unauthorized, clinic_errors
 from services.clinic.mailer import Mailer
 from services.clinic.migrate import upgrade
 from services.clinic.openapi import document
@@ -103,7 +103,7 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
                     if ctx.user.role not in route.roles:
                         raise Forbidden(f"A {ctx.user.role} cannot do this.", code="wrong_role")
                 return await route.handler(ctx)
-        except ClinicError as exc:
+        except HttpError as exc:
             if actor is not None and exc.status in (403, 404):
                 await _audit_denied(app, actor, route, request)
             if isinstance(exc, auth.SignInFailed) and exc.actor is not None:

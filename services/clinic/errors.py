@@ -1,21 +1,38 @@
-"""Clinic errors. They are the gateway's (``gateway.errors``): every one becomes
-``{"error": {"code": ..., "message": ...}}`` with a human sentence."""
+"""Clinic errors: the common HTTP ones (``shared.http_errors``, shared with the gateway)
+and the clinic's own. Every one becomes ``{"error": {"code": ..., "message": ...}}``
+with a human sentence."""
 
 from __future__ import annotations
 
-import logging
+from shared.http_errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HttpError,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    json_errors,
+)
 
-from gateway.errors import GatewayError, json_errors
+__all__ = [
+    "BadRequest",
+    "ClinicError",
+    "Conflict",
+    "Forbidden",
+    "GatewayUnavailable",
+    "HttpError",
+    "Invalid",
+    "NotFound",
+    "TooLarge",
+    "TooManyAttempts",
+    "Unauthorized",
+    "clinic_errors",
+]
 
-log = logging.getLogger(__name__)
 
-
-class ClinicError(GatewayError):
-    pass
-
-
-class BadRequest(ClinicError):
-    pass
+class ClinicError(HttpError):
+    """An error only the clinic raises."""
 
 
 class Invalid(ClinicError):
@@ -23,31 +40,6 @@ class Invalid(ClinicError):
 
     status = 422
     code = "invalid"
-
-
-class TooLarge(ClinicError):
-    status = 413
-    code = "too_large"
-
-
-class Unauthorized(ClinicError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(ClinicError):
-    status = 403
-    code = "forbidden"
-
-
-class NotFound(ClinicError):
-    status = 404
-    code = "not_found"
-
-
-class Conflict(ClinicError):
-    status = 409
-    code = "conflict"
 
 
 class TooManyAttempts(ClinicError):

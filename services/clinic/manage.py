@@ -11,7 +11,7 @@ import sys
 from argon2 import PasswordHasher
 
 from services.clinic.db import create_engine, resolve_url, sessionmaker
-from services.clinic.errors import ClinicError
+from services.clinic.errors import HttpError
 from services.clinic.migrate import current, downgrade, upgrade
 from services.clinic.models import User
 from services.clinic.people import create_user
@@ -67,7 +67,7 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
     if args.clinic_command == "create-admin":
         try:
             user_id = asyncio.run(create_admin(settings, args.email, args.name, _read_password()))
-        except (ValueError, ClinicError) as exc:
+        except (ValueError, HttpError) as exc:
             print(f"telerehab: {exc}", file=sys.stderr)
             return 1
         print(f"telerehab: admin {user_id} created")

@@ -15,8 +15,8 @@ import msgspec
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from gateway.app import create_app
 from services.clinic.manage import create_admin
+from services.site import create_site
 from shared import codec, tokens
 from shared.keys import Keys
 from shared.messages import Checkpoint, SessionSummary
@@ -56,7 +56,7 @@ async def site(
     s = replace(settings, port=port, clinic_enabled=True, database_url=database_url, state_dir=str(tmp_path))
     s = replace(s, **overrides)
     await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
-    server = TestServer(create_app(s), host="127.0.0.1", port=port)
+    server = TestServer(create_site(s), host="127.0.0.1", port=port)
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as http:
