@@ -15,21 +15,26 @@ from aiohttp import web
 
 from analyzer.latency import LatencyHistogram
 from shared.connections import REDIS_DOWN
+from shared.prometheus import CONTENT_TYPE_LATEST, Histogram, MetricSpec, exposition
 
 if TYPE_CHECKING:
     from analyzer.worker import Worker
 
 # name -> (type, help)
-COUNTERS: dict[str, tuple[str, str]] = {
-    "telerehab_analyzer_sessions": ("gauge", "Sessions this worker analyses now"),
-    "telerehab_analyzer_frames_analysed_total": ("counter", "Frames analysed"),
-    "telerehab_analyzer_frames_dropped_total": ("counter", "Frames skipped as stale (newest frame wins)"),
-    "telerehab_analyzer_frames_bad_total": ("counter", "Frames or messages that could not be analysed"),
+COUNTERS: dict[str, MetricSpec] = {
+    "telerehab_analyzer_sessions": MetricSpec("gauge", "Sessions this worker analyses now"),
+    "telerehab_analyzer_frames_analysed_total": MetricSpec("counter", "Frames analysed"),
+    "telerehab_analyzer_frames_dropped_total": MetricSpec(
+        "counter", "Frames skipped as stale (newest frame wins)"
+    ),
+    "telerehab_analyzer_frames_bad_total": MetricSpec(
+        "counter", "Frames or messages that could not be analysed"
+    ),
 }
 LATENCY = "telerehab_analyzer_latency_seconds"
 
 
-def render(worker: Worker) -> str:
+def render(worker: Worker) -> bytes:
     counts: Counter[str] = Counter(worker.retired)
     latency = LatencyHistogram()
     latency.merge(worker.retired_latency)
@@ -39,12 +44,10 @@ def render(worker: Worker) -> str:
         counts["telerehab_analyzer_frames_bad_total"] += runner.bad
         latency.merge(runner.latency)
     counts["telerehab_analyzer_sessions"] = len(worker.sessions)
-    lines = []
-    for name, (kind, text) in COUNTERS.items():
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {counts[name]}"]
-    lines += [f"# HELP {LATENCY} Sampled frame to analysed feedback", f"# TYPE {LATENCY} histogram"]
-    lines += latency.lines(LATENCY)
-    return "\n".join(lines) + "\n"
+    histogram = Histogram(
+        LATENCY, "Sampled frame to analysed feedback", latency.buckets(), latency.total_ms / 1000
+    )
+    return exposition(COUNTERS, counts, [histogram])
 
 
 worker_key = web.AppKey("worker", object)
@@ -67,7 +70,7 @@ def create_health_app(worker: Worker, redis: aioredis.Redis) -> web.Application:
         return web.json_response({"ok": True, "sessions": len(worker.sessions)})
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text=render(worker), content_type="text/plain", charset="utf-8")
+        return web.Response(body=render(worker), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -29,12 +29,11 @@ class LatencyHistogram:
         self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
         self.total_ms += other.total_ms
 
-    def lines(self, name: str) -> list[str]:
+    def buckets(self) -> list[tuple[str, float]]:
+        """(upper bound in seconds, cumulative count), ``+Inf`` last, as Prometheus wants."""
         out, running = [], 0
         for bound, count in zip(LATENCY_BUCKETS_MS, self.counts, strict=False):
             running += count
-            out.append(f'{name}_bucket{{le="{bound / 1000:g}"}} {running}')
-        running += self.counts[-1]
-        out += [f'{name}_bucket{{le="+Inf"}} {running}', f"{name}_sum {self.total_ms / 1000:.6f}"]
-        out.append(f"{name}_count {running}")
+            out.append((f"{bound / 1000:g}", float(running)))
+        out.append(("+Inf", float(running + self.counts[-1])))
         return out

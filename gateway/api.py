@@ -30,6 +30,7 @@ from gateway.signalling import answer_offer, validate_offer
 from shared import tokens
 from shared.connections import REDIS_DOWN
 from shared.keys import valid_session_id
+from shared.prometheus import CONTENT_TYPE_LATEST
 from shared.settings import Settings
 from shared.tokens import Claims, Role
 
@@ -231,8 +232,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[registry_key]
-    text = registry.metrics.render(list(registry.rooms.values()))
-    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    body = registry.metrics.render(list(registry.rooms.values()))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def patient_page(request: web.Request) -> web.FileResponse:

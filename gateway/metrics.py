@@ -1,4 +1,4 @@
-"""Prometheus text exposition of the gateway's counters (no client library needed)."""
+"""The gateway's counters, exposed for Prometheus (``shared.prometheus``)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from gateway.room import Room
+from shared.prometheus import MetricSpec, exposition
 
 # name -> (type, help)
-METRICS: dict[str, tuple[str, str]] = {
-    "telerehab_rooms": ("gauge", "Rooms open on this gateway"),
-    "telerehab_participants": ("gauge", "Connected participants on this gateway"),
-    "telerehab_frames_sampled_total": ("counter", "Patient frames written to the frame streams"),
-    "telerehab_frames_skipped_total": ("counter", "Patient frames not sampled (above the analysis rate)"),
-    "telerehab_frames_lost_total": ("counter", "Sampled frames not written because Redis was away"),
-    "telerehab_feedback_delivered_total": ("counter", "Feedback messages sent to participants"),
-    "telerehab_feedback_stale_total": ("counter", "Feedback messages dropped as too old"),
-    "telerehab_feedback_bad_total": ("counter", "Unreadable feedback messages skipped"),
+METRICS: dict[str, MetricSpec] = {
+    "telerehab_rooms": MetricSpec("gauge", "Rooms open on this gateway"),
+    "telerehab_participants": MetricSpec("gauge", "Connected participants on this gateway"),
+    "telerehab_frames_sampled_total": MetricSpec("counter", "Patient frames written to the frame streams"),
+    "telerehab_frames_skipped_total": MetricSpec(
+        "counter", "Patient frames not sampled (above the analysis rate)"
+    ),
+    "telerehab_frames_lost_total": MetricSpec("counter", "Sampled frames not written because Redis was away"),
+    "telerehab_feedback_delivered_total": MetricSpec("counter", "Feedback messages sent to participants"),
+    "telerehab_feedback_stale_total": MetricSpec("counter", "Feedback messages dropped as too old"),
+    "telerehab_feedback_bad_total": MetricSpec("counter", "Unreadable feedback messages skipped"),
 }
 
 
@@ -40,13 +43,10 @@ class GatewayMetrics:
     def retire(self, room: Room) -> None:
         self.retired.update(room_counts(room))
 
-    def render(self, rooms: list[Room]) -> str:
+    def render(self, rooms: list[Room]) -> bytes:
         values: Counter[str] = Counter(self.retired)
         for room in rooms:
             values.update(room_counts(room))
         values["telerehab_rooms"] = len(rooms)
         values["telerehab_participants"] = sum(len(room.participants) for room in rooms)
-        lines = []
-        for name, (kind, text) in METRICS.items():
-            lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {values[name]}"]
-        return "\n".join(lines) + "\n"
+        return exposition(METRICS, values)

@@ -60,9 +60,9 @@ async def test_live_session_relays_media_both_ways_and_feeds_back_measures(
                 for line in (await response.text()).splitlines()
                 if not line.startswith("#")
             )
-        assert int(metrics["telerehab_rooms"]) == 1 and int(metrics["telerehab_participants"]) == 2
-        assert int(metrics["telerehab_frames_sampled_total"]) > 20
-        assert int(metrics["telerehab_feedback_delivered_total"]) > 20
+        assert float(metrics["telerehab_rooms"]) == 1 and float(metrics["telerehab_participants"]) == 2
+        assert float(metrics["telerehab_frames_sampled_total"]) > 20
+        assert float(metrics["telerehab_feedback_delivered_total"]) > 20
 
         # Session end: everyone is told, and every key of the session is gone.
         async with gateway.http.post(

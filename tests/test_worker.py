@@ -245,7 +245,7 @@ async def test_the_worker_process_serves_its_endpoints_when_asked(
             except OSError:
                 assert time.monotonic() < deadline and proc.poll() is None, "the worker never served /metrics"
                 await asyncio.sleep(0.2)
-        assert status == 200 and "telerehab_analyzer_frames_analysed_total 0" in text
+        assert status == 200 and "telerehab_analyzer_frames_analysed_total 0.0" in text
         assert (await asyncio.to_thread(get, "/readyz"))[0] == 200
     finally:
         proc.terminate()
