@@ -32,11 +32,14 @@ async def test_an_idle_reader_stays_quiet_and_skips_what_is_not_ours(
     # The client the clinic app makes (with its 5 s socket timeout), not the fixture's.
     client = connect(REDIS_URL)
     task = asyncio.create_task(ended.consume(sessionmaker(engine), client, keys))
+    # An idle blocking read must end well before the client's socket time-out, or it
+    # times out and complains (a 5 s block on this 5 s-timeout client did, about one read
+    # in four: `make up` logged it every 20 s). Checked as the rule itself, every time,
+    # rather than hoping a short wait happens to catch it.
+    socket_timeout = client.connection_pool.connection_kwargs["socket_timeout"]
+    assert socket_timeout / 2 >= ended.READ_BLOCK_MS / 1000, (ended.READ_BLOCK_MS, socket_timeout)
     try:
-        # A few idle blocking reads: they must not time out and complain. (With a 5 s
-        # block on this 5 s-timeout client they did, about one read in four: `make up`
-        # logged it every 20 s. This short wait does not always catch that.)
-        await asyncio.sleep(ended.READ_BLOCK_MS / 1000 * 3)
+        await asyncio.sleep(ended.READ_BLOCK_MS / 1000 * 3)  # a few idle reads: quiet
         from shared.messages import SessionSummary
 
         await redis.xadd(stream, {"m": codec.encode(SessionSummary(sid="not-scheduled-here", frames=3))})
