@@ -58,7 +58,7 @@ function render(plan) {
   for (const e of plan.exercises) {
     const li = el("li", null, { class: e.complete ? "done" : "" });
     const text = el("div");
-    text.append(el("strong", e.title), el("br"), `${e.reps} times, hold ${e.hold_s} s${e.sets > 1 ? `, ${e.sets} sets` : ""}. Done today: ${e.done_today} of ${e.times_per_day}.`);
+    text.append(el("strong", e.title), el("br"), `${e.reps} times, hold ${e.hold_s} s${e.sets > 1 ? `, ${e.sets} sets` : ""}. Done today: ${e.done_today} of ${e.times_per_day}.${e.done_live_today ? ` With your therapist: ${e.done_live_today}.` : ""}`);
     if (!e.due_today) text.append(" Not needed today.");
     const start = el("button", e.complete ? `Practise ${e.title} again` : `Start ${e.title}`, { type: "button" });
     start.addEventListener("click", () => practise(e));

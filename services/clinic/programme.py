@@ -265,7 +265,9 @@ def exercises_done(sessions: list[ClinicSession], patient: User) -> dict[str, se
 async def plan_for(ctx: Ctx, patient: User, day: date) -> dict[str, Any]:
     """Today's plan. An exercise is due on a day while the week (Monday to Sunday) still
     has fewer practice days than its ``days_per_week``; ``done_today`` counts the day's
-    sessions (live or home) in which it was practised with at least one counted rep."""
+    home sessions in which it was practised with at least one counted rep (the dose the
+    patient does on their own), ``done_live_today`` the supervised calls, apart. Only
+    calls still to come or under way are listed: an ended one is no longer joinable."""
     row = await current_programme(ctx, patient.id)
     start, end = local_bounds(patient, day)
     week_start, _ = local_bounds(patient, day - timedelta(days=day.weekday()))
@@ -283,10 +285,12 @@ async def plan_for(ctx: Ctx, patient: User, day: date) -> dict[str, Any]:
     tz = ZoneInfo(patient.timezone)
     todays = [s for s in sessions if start <= (s.ended_at or s.scheduled_at) < end]
     counts_today: dict[str, int] = {}
+    live_today: dict[str, int] = {}
     for s in todays:
+        counted = counts_today if s.kind == "home" else live_today
         for ex in (s.summary or {}).get("exercises", []):
             if ex.get("reps", 0) > 0:
-                counts_today[ex["name"]] = counts_today.get(ex["name"], 0) + 1
+                counted[ex["name"]] = counted.get(ex["name"], 0) + 1
     week_days = {
         name: {d for d in days if week_start.date() <= d <= day}
         for name, days in exercises_done(sessions, patient).items()
@@ -310,6 +314,7 @@ async def plan_for(ctx: Ctx, patient: User, day: date) -> dict[str, Any]:
             {
                 **ex,
                 "done_today": done_today,
+                "done_live_today": live_today.get(ex["name"], 0),
                 "days_done_this_week": done_week + (1 if done_today else 0),
                 "due_today": done_week < ex["days_per_week"],
                 "complete": done_today >= ex["times_per_day"],
@@ -326,7 +331,7 @@ async def plan_for(ctx: Ctx, patient: User, day: date) -> dict[str, Any]:
     live = [
         {"id": s.id, "kind": s.kind, "scheduled_at": s.scheduled_at, "status": s.status}
         for s in todays
-        if s.kind == "live"
+        if s.kind == "live" and s.status != "ended"
     ]
     return {
         "patient_id": patient.id,

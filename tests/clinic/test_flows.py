@@ -75,6 +75,7 @@ async def test_programme_versions_and_todays_plan_with_checkoffs(clinic: Clinic)
     assert plan["programme_version"] == 2 and plan["reminder_times"] == ["08:30", "18:00"]
     smile = plan["exercises"][0]
     assert smile["name"] == "closed_smile" and smile["done_today"] == 1 and smile["complete"] is False
+    assert smile["done_live_today"] == 0
     care = {i["key"]: i for i in plan["self_care"]}
     assert care["eye_drops"]["checked_today"] == 1 and care["eye_drops"]["complete"] is False
     assert care["eye_ointment"]["complete"] is True and care["massage"]["checked_today"] == 0

@@ -21,6 +21,7 @@ from shared import codec, tokens
 from shared.keys import Keys
 from shared.messages import Checkpoint, SessionSummary
 from shared.settings import Settings
+from testkit.clinic_records import PROGRAMME
 from testkit.clinic_records import summary as flows_summary
 from testkit.net import free_port
 from tests.clinic.conftest import FAST_HASHER, PASSWORD
@@ -134,6 +135,14 @@ async def test_live_session_through_the_gateway(
         assert [e["name"] for e in ended["summary"]["exercises"]] == ["closed_smile", "brow_raise"]
         status, gradings = await call("GET", f"/clinic/api/patients/{pid}/assessments", web.patient)
         assert [(g["source"], g["session_id"]) for g in gradings] == [("estimate", second["id"])]
+        # On the patient's plan the ended calls are gone, and the supervised smiles are
+        # counted apart from the home dose.
+        status, _ = await call("PUT", f"/clinic/api/patients/{pid}/programme", t, PROGRAMME)
+        assert status == 201
+        status, plan = await call("GET", f"/clinic/api/patients/{pid}/today", web.patient)
+        assert status == 200 and plan["live_sessions"] == []
+        smile = next(e for e in plan["exercises"] if e["name"] == "closed_smile")
+        assert smile["done_today"] == 0 and smile["done_live_today"] == 1
 
         # Ended from the therapist's live page (the gateway's own end, a session
         # token): the clinic still keeps the summary, from the ended-sessions stream.
