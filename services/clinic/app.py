@@ -151,6 +151,7 @@ def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = Non
         if redis is not None:
             collect = ended.consume(app[sessions_key], redis, Keys(settings.key_prefix))
             tasks.append(asyncio.create_task(collect, name="clinic-summaries"))
+        tasks.append(asyncio.create_task(sessions.sweep_loop(app[sessions_key]), name="clinic-sweep"))
         if mailer.configured and settings.reminder_interval_s > 0:
             tasks.append(
                 asyncio.create_task(

@@ -16,6 +16,7 @@ summary.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -26,7 +27,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.clinic.assessment import estimate_row
 from services.clinic.audit import record
@@ -49,6 +50,8 @@ from shared.messages import SessionSummary
 log = logging.getLogger(__name__)
 
 SESSIONS_PER_HOUR = 20  # per patient, live and home together
+ABANDONED_AFTER = timedelta(hours=12)  # a home session still open this long was left
+SWEEP_EVERY_S = 600.0
 QUOTA_WINDOW = timedelta(hours=1)
 
 GATEWAY_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -295,6 +298,37 @@ async def end(ctx: Ctx) -> web.Response:
         await ctx.db.refresh(row)
     log.info("clinic session %d ended", row.id)
     return json_response(session_out(ctx, row))
+
+
+async def close_abandoned(sessions: async_sessionmaker[AsyncSession], now: datetime | None = None) -> int:
+    """End home sessions started more than ``ABANDONED_AFTER`` ago and never finished
+    (the tab was closed without "Save"): they stop showing as open forever. A summary
+    posted after that is refused like any second end (409)."""
+    now = now or utcnow()
+    async with sessions() as db, db.begin():
+        done = await db.execute(
+            update(ClinicSession)
+            .where(
+                ClinicSession.kind == "home",
+                ClinicSession.status == "scheduled",
+                ClinicSession.scheduled_at < now - ABANDONED_AFTER,
+            )
+            .values(status="ended", ended_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    closed = int(getattr(done, "rowcount", 0) or 0)
+    if closed:
+        log.info("closed %d abandoned home session(s)", closed)
+    return closed
+
+
+async def sweep_loop(sessions: async_sessionmaker[AsyncSession], interval_s: float = SWEEP_EVERY_S) -> None:
+    while True:
+        try:
+            await close_abandoned(sessions)
+        except Exception:
+            log.exception("closing abandoned sessions failed; trying again in %.0f s", interval_s)
+        await asyncio.sleep(interval_s)
 
 
 async def close_rooms_of(ctx: Ctx, patient_id: int) -> int:

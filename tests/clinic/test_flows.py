@@ -16,6 +16,7 @@ from tests.clinic.conftest import PASSWORD, Clinic, audit_count
 
 P = "/clinic/api/patients"
 
+
 async def test_intake_is_recorded_read_back_and_audited(clinic: Clinic) -> None:
     pid = clinic.ids["patient"]
     await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", INTAKE)
@@ -583,3 +584,17 @@ async def test_a_script_cannot_open_sessions_without_end(clinic: Clinic) -> None
     assert made == [201] * 20 + [429]
     quota = await clinic.call("POST", f"{P}/{pid}/sessions", "therapist", {"kind": "home"})
     assert quota.status == 429 and quota.body["error"]["code"] == "quota"
+
+
+async def test_home_sessions_left_open_are_closed_by_the_server(clinic: Clinic) -> None:
+    from services.clinic.sessions import close_abandoned
+
+    pid = clinic.ids["patient"]
+    long_ago = (datetime.now(UTC) - timedelta(hours=13)).isoformat()
+    left = await clinic.ok(
+        "POST", f"{P}/{pid}/sessions", "patient", {"kind": "home", "scheduled_at": long_ago}, 201
+    )
+    fresh = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
+    assert await close_abandoned(clinic.app[sessions_key]) == 1
+    assert (await clinic.ok("GET", f"/clinic/api/sessions/{left['id']}", "patient"))["status"] == "ended"
+    assert (await clinic.ok("GET", f"/clinic/api/sessions/{fresh['id']}", "patient"))["status"] == "scheduled"
