@@ -18,4 +18,5 @@ lint:
 bench:
 	scripts/setup.sh && .venv/bin/python -m benchmarks.analyzer_throughput && \
 	.venv/bin/python -m benchmarks.feedback_latency && .venv/bin/python -m benchmarks.relay_cpu && \
-	.venv/bin/python -m benchmarks.cue_latency && .venv/bin/python -m benchmarks.analysis_accuracy
+	.venv/bin/python -m benchmarks.cue_latency && .venv/bin/python -m benchmarks.analysis_accuracy && \
+	.venv/bin/python -m benchmarks.login_burst
