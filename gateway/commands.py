@@ -6,8 +6,10 @@ and echoes the result in ``Feedback.exercise`` / ``Feedback.assessment``.
 
 from __future__ import annotations
 
-from typing import Any, get_args
+import re
+from typing import Annotated, Any, get_args
 
+import msgspec
 import redis.asyncio as aioredis
 
 from gateway.errors import BadRequest
@@ -19,7 +21,6 @@ from shared.messages import Command, CommandName, now_ms
 MAX_COMMAND_BYTES = 2048
 COMMANDS_STREAM_MAXLEN = 32  # approximate; the analyzer only needs the ones it has not applied
 COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
-FIELDS = ("command", "exercise", "reps", "sets", "hold_s")
 MAX_REPS = 50
 MAX_SETS = 10
 MAX_HOLD_S = 60.0
@@ -36,52 +37,65 @@ return id
 """
 
 
-def _count(body: dict[str, Any], name: str, high: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
-        raise BadRequest(f"'{name}' must be a whole number from 1 to {high}.", code="bad_command")
-    return value
+class CommandIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A command as a page sends it: typed and bounded where it is decoded."""
+
+    command: CommandName
+    exercise: str | None = None
+    reps: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPS)] | None = None
+    sets: Annotated[int, msgspec.Meta(ge=1, le=MAX_SETS)] | None = None
+    hold_s: Annotated[float, msgspec.Meta(ge=0, le=MAX_HOLD_S)] | None = None
+
+
+# What to tell the page when a field does not fit, by field.
+_SENTENCES = {
+    "command": f"'command' must be one of: {', '.join(COMMAND_NAMES)}.",
+    "exercise": "'start_exercise' needs 'exercise': a name from the catalogue.",
+    "reps": f"'reps' must be a whole number from 1 to {MAX_REPS}.",
+    "sets": f"'sets' must be a whole number from 1 to {MAX_SETS}.",
+    "hold_s": f"'hold_s' must be a number of seconds from 0 to {MAX_HOLD_S:g}.",
+}
+_FIELD = re.compile(r"at `\$\.(\w+)`|missing required field `(\w+)`|unknown field `([^`]*)`")
+
+
+def _sentence(error: msgspec.ValidationError) -> str:
+    text = str(error)
+    found = _FIELD.search(text)
+    if found is None:
+        return "The command must be a JSON object."
+    field, missing, unknown = found.groups()
+    if unknown is not None:
+        return f"Unknown field(s): {unknown}."
+    return _SENTENCES.get(field or missing, f"The command does not fit: {text}.")
 
 
 def parse_command(sid: str, body: Any) -> Command:
-    """The command in a request body, or BadRequest with a sentence saying what is wrong."""
-    if not isinstance(body, dict):
-        raise BadRequest("The command must be a JSON object.", code="bad_command")
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise BadRequest(f"Unknown field(s): {', '.join(unknown)}.", code="bad_command")
-    name = body.get("command")
-    if name not in COMMAND_NAMES:
-        raise BadRequest(f"'command' must be one of: {', '.join(COMMAND_NAMES)}.", code="bad_command")
-    exercise = body.get("exercise")
-    dose = {k: body[k] for k in ("reps", "sets", "hold_s") if body.get(k) is not None}
-    if name != "start_exercise":
-        if exercise is not None or dose:
-            raise BadRequest(f"'{name}' takes no exercise, reps, sets or hold_s.", code="bad_command")
-        return Command(sid=sid, command=name, issued_ms=now_ms())
-    if not isinstance(exercise, str):
-        raise BadRequest("'start_exercise' needs 'exercise': a name from the catalogue.", code="bad_command")
+    """The command in a request body (decoded JSON), or BadRequest with a sentence
+    saying what is wrong."""
     try:
-        get_exercise(exercise)
+        given = msgspec.convert(body, CommandIn, strict=True)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(_sentence(exc), code="bad_command") from None
+    if given.command != "start_exercise":
+        if given.exercise is not None or (given.reps, given.sets, given.hold_s) != (None, None, None):
+            raise BadRequest(
+                f"'{given.command}' takes no exercise, reps, sets or hold_s.", code="bad_command"
+            )
+        return Command(sid=sid, command=given.command, issued_ms=now_ms())
+    if given.exercise is None:
+        raise BadRequest(_SENTENCES["exercise"], code="bad_command")
+    try:
+        get_exercise(given.exercise)
     except CatalogueError as exc:
         raise BadRequest(f"{str(exc).capitalize()}.", code="unknown_exercise") from None
-    hold_s = body.get("hold_s")
-    if hold_s is not None and (
-        not isinstance(hold_s, int | float) or isinstance(hold_s, bool) or not 0 <= hold_s <= MAX_HOLD_S
-    ):
-        raise BadRequest(
-            f"'hold_s' must be a number of seconds from 0 to {MAX_HOLD_S:g}.", code="bad_command"
-        )
     return Command(
         sid=sid,
-        command=name,
+        command=given.command,
         issued_ms=now_ms(),
-        exercise=exercise,
-        reps=_count(body, "reps", MAX_REPS),
-        sets=_count(body, "sets", MAX_SETS),
-        hold_s=None if hold_s is None else float(hold_s),
+        exercise=given.exercise,
+        reps=given.reps,
+        sets=given.sets,
+        hold_s=given.hold_s,
     )
 
 
