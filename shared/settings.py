@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ class Settings:
     # and expire with it, instead of one fixed username and password for every link holder.
     turn_secret: str | None = field(default=None, repr=False)
     ice_hosts: tuple[str, ...] = ()
+    # Reverse proxies (CIDRs) whose X-Forwarded-For is believed: behind an ingress every
+    # request comes from the proxy, and per-address sign-in limits need the real client.
+    trusted_proxies: tuple[str, ...] = ()
     key_prefix: str = "rehab"
     token_ttl_s: int = 4 * 3600
     analysis_fps: float = 15.0
@@ -137,6 +141,7 @@ class Settings:
                 env.get("TELEREHAB_TURN_PASSWORD"),
             ),
             "ice_hosts": _csv(env.get("TELEREHAB_ICE_HOSTS", "")),
+            "trusted_proxies": _networks(env.get("TELEREHAB_TRUSTED_PROXIES", "")),
             "key_prefix": env.get("TELEREHAB_KEY_PREFIX", d.key_prefix),
             "token_ttl_s": _number(env, "TELEREHAB_TOKEN_TTL_S", d.token_ttl_s, 1, 30 * 86400),
             "analysis_fps": _number(env, "TELEREHAB_ANALYSIS_FPS", d.analysis_fps, 0.5, 60.0),
@@ -253,6 +258,15 @@ def parse_ice_servers(value: str, username: str | None, password: str | None) ->
         else:
             servers.append(IceServer(url))
     return tuple(servers)
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    for cidr in _csv(value):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise SettingsError(f"TELEREHAB_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
+    return _csv(value)
 
 
 def _csv(value: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
@@ -186,8 +187,27 @@ async def record_failed_sign_in(sessions: async_sessionmaker[AsyncSession], acto
         record(db, actor, "login_failed", "auth", None)
 
 
-def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+def client_address(request: web.Request, trusted_proxies: tuple[str, ...] = ()) -> str:
+    """The address a sign-in came from: the peer, or, when the peer is a trusted reverse
+    proxy (``TELEREHAB_TRUSTED_PROXIES``), the nearest address in X-Forwarded-For that is
+    not one (a client can prepend anything; only what trusted proxies appended counts)."""
+    peer = request.remote or "unknown"
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    if not networks or not trusted(peer):
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    for address in reversed(forwarded):
+        if not trusted(address):
+            return address
+    return peer
 
 
 async def _account(ctx: Ctx, email: str) -> tuple[User | None, int]:
@@ -217,7 +237,7 @@ async def login(ctx: Ctx) -> web.Response:
     body = await ctx.body(LoginIn)
     email = body.email.lower()
     gate = ctx.services.sign_ins
-    async with gate.attempt(email, client_address(ctx.request)) as attempt:
+    async with gate.attempt(email, client_address(ctx.request, ctx.settings.trusted_proxies)) as attempt:
         found, failures = await _account(ctx, email)
         if failures >= ACCOUNT_CEILING:
             log.info("user %d: sign-in refused after %d failures", found.id if found else 0, failures)
@@ -339,7 +359,8 @@ async def totp_confirm(ctx: Ctx) -> web.Response:
 async def _check_own_password(ctx: Ctx, user: User, password: str) -> None:
     """The signed-in user's own password, through the same gate as signing in."""
     gate, hasher, stored = ctx.services.sign_ins, ctx.services.hasher, user.password_hash
-    async with gate.attempt(user.email, client_address(ctx.request)) as attempt:
+    address = client_address(ctx.request, ctx.settings.trusted_proxies)
+    async with gate.attempt(user.email, address) as attempt:
         if not await gate.check(lambda: password_matches(hasher, stored, password)):
             attempt.fail()
             raise SignInFailed("That password is not right.", user)

@@ -1,5 +1,6 @@
 """The sign-in gate's rules on their own: limits per account and address, the window,
-the bounded queue of password checks, and memory that stays bounded."""
+the bounded queue of password checks, memory that stays bounded, and which address a
+sign-in came from behind a reverse proxy."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import asyncio
 import threading
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
+from services.clinic.auth import client_address
 from services.clinic.errors import TooManyAttempts
 from services.clinic.throttle import SignInGate, SignInLimits
+from shared.settings import Settings, SettingsError
 
 
 class Clock:
@@ -85,3 +90,39 @@ async def test_memory_stays_bounded_whatever_a_guesser_sends() -> None:
     for i in range(400):
         await fail(gate, f"random{i}@example.test", f"10.0.{i // 250}.{i % 250}")
     assert len(gate._failures) <= 50 + 2
+
+
+class PeerTransport:
+    """The one thing a request asks its transport here: who is on the other end."""
+
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (self.peer, 40000) if name == "peername" else default
+
+
+def request_from(peer: str, forwarded: str | None = None) -> web.Request:
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return make_mocked_request(
+        "POST", "/clinic/api/auth/login", headers=headers, transport=PeerTransport(peer)
+    )
+
+
+def test_the_client_behind_a_trusted_proxy_is_the_nearest_untrusted_forwarded_address() -> None:
+    proxies = ("10.0.0.0/8",)
+    # Without trusted proxies, or from an untrusted peer, the peer is the client.
+    assert client_address(request_from("10.0.0.5", "1.2.3.4")) == "10.0.0.5"
+    assert client_address(request_from("5.6.7.8", "1.2.3.4"), proxies) == "5.6.7.8"
+    # Behind the ingress: the address it appended, not what the client prepended.
+    assert client_address(request_from("10.0.0.5", "6.6.6.6, 1.2.3.4, 10.0.0.7"), proxies) == "1.2.3.4"
+    assert client_address(request_from("10.0.0.5"), proxies) == "10.0.0.5"
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    assert Settings.from_env({"TELEREHAB_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1"}).trusted_proxies == (
+        "10.0.0.0/8",
+        "192.168.1.1",
+    )
+    with pytest.raises(SettingsError, match="TELEREHAB_TRUSTED_PROXIES"):
+        Settings.from_env({"TELEREHAB_TRUSTED_PROXIES": "the ingress"})
