@@ -49,10 +49,4 @@ export async function download(path, token, name) {
 
 export const when = (iso) => (iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "–");
 
-/** A new element with text and attributes (text is always set as text, never as HTML). */
-export function el(tag, text, attrs = {}) {
-  const node = document.createElement(tag);
-  if (text != null) node.textContent = text;
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
-}
+export { el } from "/static/dom.js";

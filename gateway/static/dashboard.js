@@ -11,7 +11,7 @@ import { showIntake } from "/static/intake-form.js";
 import { showProgramme } from "/static/programme-editor.js";
 import { showQuestionnaires } from "/static/questionnaire-form.js";
 
-const $ = (id) => document.getElementById(id);
+import { $, el } from "/static/dom.js";
 let token = clinicToken("therapist");
 let patients = [];
 let current = null;
@@ -24,12 +24,6 @@ function notice(text) {
   $("notice").hidden = !text;
 }
 
-function el(tag, text, attrs = {}) {
-  const node = document.createElement(tag);
-  if (text != null) node.textContent = text;
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
-}
 
 function emptyRow(text, columns = 4) {
   const tr = el("tr");

@@ -6,7 +6,7 @@
 // the analyzer's estimates beside them, labelled as estimates to confirm.
 import { el, when } from "/static/clinic.js";
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "/static/dom.js";
 // Sunnybrook Facial Grading System (Ross, Fradet & Nedzelski 1996); keys as the API's.
 const RESTING = [
   ["eye", "eye", [[0, "normal"], [1, "narrow or wide or eyelid surgery"]]],

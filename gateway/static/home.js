@@ -5,19 +5,13 @@
 import { ApiError } from "/static/telerehab.js";
 import { clinic, clinicToken, saveClinicToken, when } from "/static/clinic.js";
 
-const $ = (id) => document.getElementById(id);
+import { $, el } from "/static/dom.js";
 let token = clinicToken("patient");
 let me = null;
 
 function status(text) { $("status").textContent = text; }
 function notice(text) { $("notice").textContent = text; $("notice").hidden = !text; }
 
-function el(tag, text, attrs = {}) {
-  const node = document.createElement(tag);
-  if (text != null) node.textContent = text;
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
-}
 
 function signedOut(message) {
   saveClinicToken("patient", null);

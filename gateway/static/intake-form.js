@@ -2,7 +2,7 @@
 // labelled controls; the API validates and its message is shown next to the form.
 import { ApiError } from "/static/telerehab.js";
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "/static/dom.js";
 const FLAGS = { treatments: ["corticosteroids", "antivirals", "surgery"], problems: ["eye_closure", "eating_drinking", "speaking"], eye_care: ["drops", "ointment", "taping"] };
 let pid = null;
 let call = null;

@@ -3,7 +3,7 @@
 // assessment, and practising alone. Everything the analyzer says arrives as "feedback".
 import { connect, cueText, holdLeft, mark, PHASES } from "/static/telerehab.js";
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "/static/dom.js";
 const statusEl = $("status"), cuesEl = $("cues"), noticeEl = $("notice");
 const selfVideo = $("self-video"), remoteVideo = $("remote-video"), overlay = $("remote-overlay");
 

@@ -5,7 +5,7 @@
 import { ApiError } from "/static/telerehab.js";
 import { el, when } from "/static/clinic.js";
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "/static/dom.js";
 const WHEN = { day: "by day", night: "at night", any: "any time" };
 let pid = null;
 let call = null;

@@ -6,7 +6,7 @@
 // reproduced here, so the therapist reads the items from the patient's paper form.
 import { el, when } from "/static/clinic.js";
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "/static/dom.js";
 const NAMES = { saq: "SAQ", face: "FaCE", fdi: "FDI" };
 const SCORE_NAMES = {
   total: "total", facial_movement: "facial movement", facial_comfort: "facial comfort", oral_function: "oral function",

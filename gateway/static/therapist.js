@@ -5,7 +5,7 @@
 import { connect, cueText, holdLeft, PHASES } from "/static/telerehab.js";
 import { clinic, clinicToken } from "/static/clinic.js";
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "/static/dom.js";
 const remoteVideo = $("remote-video"), overlay = $("remote-overlay"), endBtn = $("end-session");
 const WINDOW_S = 30, STALE_MS = 3000;
 const REGIONS = ["brow", "eye", "mouth"];
