@@ -10,7 +10,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from testkit.net import free_port as free_port  # one definition, shared with the tests
 
 # MediaPipe / TensorFlow Lite start-up chatter; must be set before they are imported.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -225,12 +226,6 @@ async def redis_pid(redis: Any) -> int | None:
 
 
 # -- child processes --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def unique_prefix(name: str) -> str:

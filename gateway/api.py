@@ -31,7 +31,7 @@ from shared import tokens
 from shared.connections import REDIS_DOWN
 from shared.keys import valid_session_id
 from shared.prometheus import CONTENT_TYPE_LATEST
-from shared.settings import Settings
+from shared.settings import LOOPBACK_HOSTS, Settings
 from shared.tokens import Claims, Role
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,6 @@ def join_links(settings: Settings, sid: str, base_url: str) -> dict[str, Any]:
     return out
 
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
 def is_own_address(name: str) -> bool:
     """An IP address of this machine (a LAN demo bound to 0.0.0.0, reached by its LAN
     address): only a local address can be bound to."""
@@ -111,7 +108,7 @@ def link_base(request: web.Request, settings: Settings) -> str:
     if settings.public_url:
         return settings.public_url.rstrip("/")
     name = (request.url.host or "").strip("[]").lower()
-    if name in LOOPBACK_NAMES or name == settings.host.lower() or is_own_address(name):
+    if name in LOOPBACK_HOSTS or name == settings.host.lower() or is_own_address(name):
         return f"{request.scheme}://{request.host}".rstrip("/")
     log.warning("join links: Host %r is not this gateway's address; using %s", name[:64], settings.base_url)
     return settings.base_url.rstrip("/")

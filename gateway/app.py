@@ -26,7 +26,7 @@ def create_app(settings: Settings) -> web.Application:
     configure_host_addresses(settings.ice_hosts)
     app = web.Application(middlewares=[json_errors("/api/")], client_max_size=settings.max_sdp_bytes + 4096)
     app[settings_key] = settings
-    web_headers.install(app, https=settings.base_url.startswith("https://"))
+    web_headers.install(app, https=settings.https)
     app.cleanup_ctx.append(_rooms)
     add_routes(app)
     return app

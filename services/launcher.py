@@ -26,11 +26,10 @@ from urllib.parse import urlparse
 import redis
 
 from shared import tokens
-from shared.settings import Settings
+from shared.settings import LOOPBACK_HOSTS, Settings
 from shared.tls import certificate_paths, client_context
 
 STATE_DIR = Path(os.environ.get("TELEREHAB_STATE_DIR", ".telerehab"))
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def say(message: str) -> None:
@@ -71,7 +70,7 @@ def ensure_redis(url: str) -> subprocess.Popen[bytes] | None:
         return None
     parsed = urlparse(url)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
-    if host not in LOCAL_HOSTS:
+    if host not in LOOPBACK_HOSTS:
         raise SystemExit(f"telerehab: Redis at {url} does not answer (set REDIS_URL to a reachable server)")
     binary = shutil.which("redis-server")
     if binary is None:

@@ -111,8 +111,13 @@ class Settings:
     @property
     def local_url(self) -> str:
         """This machine's own address of the service (for its own clients)."""
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
         return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def https(self) -> bool:
+        """Browsers reach the service over HTTPS (its own TLS, or a proxy in front)."""
+        return self.base_url.startswith("https://")
 
     @property
     def base_url(self) -> str:
@@ -232,6 +237,7 @@ def secret_weakness(secret: str) -> str | None:
     return None
 SMTP_TLS_MODES = ("starttls", "tls", "off")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # TELEREHAB_HOST values that mean "every interface"
 
 
 def smtp_transport_problem(host: str, tls: str) -> str | None:

@@ -16,7 +16,7 @@ import socket
 import ssl
 from pathlib import Path
 
-from shared.settings import SELF_SIGNED, Settings
+from shared.settings import SELF_SIGNED, WILDCARD_HOSTS, Settings
 
 CERT_FILE, KEY_FILE = "tls-cert.pem", "tls-key.pem"
 
@@ -64,7 +64,7 @@ def make_self_signed(cert: Path, key: Path, host: str) -> None:
 
     names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName(socket.gethostname())]
     addresses = {"127.0.0.1", "::1", *_own_addresses()}
-    if host not in ("", "0.0.0.0", "::"):
+    if host not in WILDCARD_HOSTS:
         addresses.add(host)
     for address in sorted(addresses):
         try:

@@ -184,7 +184,7 @@ def mount(parent: web.Application, settings: Settings) -> web.Application:
 def run(settings: Settings) -> None:
     """``telerehab clinic``: the clinic alone on ``TELEREHAB_CLINIC_PORT``, under /clinic."""
     root = web.Application()
-    web_headers.install(root, https=settings.base_url.startswith("https://"))
+    web_headers.install(root, https=settings.https)
     mount(root, settings)
     log.info("clinic listening on %s:%d", settings.host, settings.clinic_port)
     web.run_app(
