@@ -13,7 +13,7 @@ from gateway.api import add_routes, registry_key, settings_key
 from gateway.errors import json_errors
 from gateway.ice import configure_host_addresses
 from gateway.registry import RoomRegistry
-from shared import web_headers
+from shared import slow_clients, web_headers
 from shared.connections import connect
 from shared.settings import Settings
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[json_errors("/api/")], client_max_size=settings.max_sdp_bytes + 4096)
     app[settings_key] = settings
     web_headers.install(app, https=settings.https)
+    slow_clients.install(app, settings.http_timeout_s)
     app.cleanup_ctx.append(_rooms)
     add_routes(app)
     return app

@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.app import create_app
 from services.clinic.app import mount
 from shared.settings import Settings
+from shared.slow_clients import server_limits
 from shared.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -35,5 +36,6 @@ def run(settings: Settings) -> None:
         print=None,
         access_log_format='%a "%r" %s %b %Tf',
         ssl_context=server_context(settings),
+        **server_limits(settings),
     )
     asyncio.set_event_loop(None)

@@ -86,6 +86,9 @@ class Settings:
     clinic_port: int = 8081
     gateway_url: str | None = None
     clinic_max_body_bytes: int = 65_536
+    # A connection without a complete request, or a request body still arriving, this
+    # long is cut off (shared.slow_clients).
+    http_timeout_s: int = 15
     clinic_login_ttl_s: int = 12 * 3600
     magic_link_ttl_s: int = 7 * 86400
     reminder_interval_s: int = 60
@@ -178,6 +181,7 @@ class Settings:
             "clinic_enabled": _flag(env, "TELEREHAB_CLINIC", d.clinic_enabled),
             "clinic_port": _number(env, "TELEREHAB_CLINIC_PORT", d.clinic_port, 0, 65535),
             "gateway_url": env.get("TELEREHAB_GATEWAY_URL") or None,
+            "http_timeout_s": _number(env, "TELEREHAB_HTTP_TIMEOUT_S", d.http_timeout_s, 1, 3600),
             "clinic_max_body_bytes": _number(
                 env, "TELEREHAB_CLINIC_MAX_BODY_BYTES", d.clinic_max_body_bytes, 1024, 10_000_000
             ),

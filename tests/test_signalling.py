@@ -14,6 +14,7 @@ from gateway.app import create_app
 from shared import tokens
 from shared.keys import Keys
 from shared.settings import Settings
+from shared.slow_clients import server_limits
 from tests.conftest import Gateway
 
 
@@ -239,3 +240,39 @@ async def test_turn_credentials_are_made_per_session_and_expire_with_it(
         assert relay["credential"] == base64.b64encode(digest).decode()  # what coturn checks
         users.add(relay["username"])
     assert len(users) == 2  # one per participant
+
+
+async def test_half_open_and_trickling_clients_are_cut_off_and_others_are_served(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    limited = replace(settings, http_timeout_s=1)
+    server = TestServer(create_app(limited), host="127.0.0.1")
+    await server.start_server(**server_limits(limited))  # as services.site runs it
+    try:
+        port = server.port
+        assert port is not None
+        # 50 connections that never finish their request line and headers.
+        half_open = [await asyncio.open_connection("127.0.0.1", port) for _ in range(50)]
+        for _, writer in half_open:
+            writer.write(b"POST /api/offer HTTP/1.1\r\nHost: x\r\nContent-Le")
+            await writer.drain()
+        # One whose headers are complete but whose body trickles in and stops.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /api/offer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 400\r\n\r\n{"type": "offer"'
+        )
+        await writer.drain()
+        # Meanwhile an ordinary client is served.
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as r:
+            assert r.status == 200
+        reply = await asyncio.wait_for(reader.read(), 30)  # the server closes after answering
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), head
+        assert b'"request_timeout"' in body and b"did not arrive" in body
+        writer.close()
+        for half_reader, half_writer in half_open:  # each closed by the server: end of stream
+            assert await asyncio.wait_for(half_reader.read(), 30) == b""
+            half_writer.close()
+    finally:
+        await server.close()

@@ -41,7 +41,7 @@ from services.clinic.errors import Conflict, Forbidden, HttpError, Unauthorized,
 from services.clinic.mailer import Mailer
 from services.clinic.migrate import upgrade
 from services.clinic.openapi import document
-from shared import web_headers
+from shared import slow_clients, web_headers
 from shared.connections import connect
 from shared.keys import Keys
 from shared.settings import Settings
@@ -185,9 +185,15 @@ def run(settings: Settings) -> None:
     """``telerehab clinic``: the clinic alone on ``TELEREHAB_CLINIC_PORT``, under /clinic."""
     root = web.Application()
     web_headers.install(root, https=settings.https)
+    slow_clients.install(root, settings.http_timeout_s)
     mount(root, settings)
     log.info("clinic listening on %s:%d", settings.host, settings.clinic_port)
     web.run_app(
-        root, host=settings.host, port=settings.clinic_port, print=None, ssl_context=server_context(settings)
+        root,
+        host=settings.host,
+        port=settings.clinic_port,
+        print=None,
+        ssl_context=server_context(settings),
+        **slow_clients.server_limits(settings),
     )
     asyncio.set_event_loop(None)
