@@ -13,7 +13,7 @@ import msgspec
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
-from gateway.commands import MAX_COMMAND_BYTES, catalogue_info, parse_command
+from gateway.commands import MAX_COMMAND_BYTES, CommandIn, catalogue_info, parse_command
 from gateway.errors import (
     BadRequest,
     Forbidden,
@@ -24,6 +24,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.ice import ice_servers_for, rtc_configuration
+from gateway.openapi import Offer, Operation, SessionCreate, document
 from gateway.registry import RoomRegistry
 from gateway.room import RoomFull
 from gateway.signalling import answer_offer, validate_offer
@@ -40,6 +41,9 @@ STATIC = Path(__file__).parent / "static"
 
 settings_key = web.AppKey("settings", Settings)
 registry_key = web.AppKey("registry", RoomRegistry)
+# The OpenAPI document served at /api/openapi.json: the gateway's operations, and the
+# clinic's when services.site mounts it.
+openapi_key = web.AppKey("openapi", dict[str, Any])
 
 
 def authenticate(request: web.Request, roles: tuple[Role, ...], sid: str | None = None) -> Claims:
@@ -251,17 +255,44 @@ async def home_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "home.html")
 
 
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(request.app[openapi_key])
+
+
+CLINIC = ("clinic",)
+IN_SESSION = ("patient", "therapist")
+# The JSON API: registered and described (gateway.openapi) from this one table.
+API: list[Operation] = [
+    Operation("GET", "/api/openapi.json", openapi_json, "This document", None),
+    Operation(
+        "POST", "/api/sessions", create_session, "Open a session: its join links", CLINIC, SessionCreate, 201
+    ),
+    Operation(
+        "GET", "/api/session", session_info, "The session a join token is for, and ICE servers", IN_SESSION
+    ),
+    Operation("POST", "/api/offer", offer, "Join the room: SDP offer in, answer out", IN_SESSION, Offer),
+    Operation("POST", "/api/sessions/{sid}/end", end_session, "End a session", ("therapist", "clinic")),
+    Operation(
+        "POST",
+        "/api/sessions/{sid}/commands",
+        send_command,
+        "Tell the analyzer what to do",
+        IN_SESSION,
+        CommandIn,
+        202,
+    ),
+    Operation("GET", "/api/sessions/{sid}/summary", session_summary, "What was counted so far", IN_SESSION),
+    Operation("GET", "/api/exercises", exercises, "The exercise catalogue", (*IN_SESSION, "clinic")),
+    Operation("GET", "/healthz", healthz, "The gateway is up", None),
+    Operation("GET", "/readyz", readyz, "The gateway and Redis answer", None),
+    Operation("GET", "/metrics", metrics, "Prometheus metrics", None, produces="text/plain"),
+]
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/sessions", create_session)
-    app.router.add_get("/api/session", session_info)
-    app.router.add_post("/api/offer", offer)
-    app.router.add_post("/api/sessions/{sid}/end", end_session)
-    app.router.add_post("/api/sessions/{sid}/commands", send_command)
-    app.router.add_get("/api/sessions/{sid}/summary", session_summary)
-    app.router.add_get("/api/exercises", exercises)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    for op in API:
+        app.router.add_route(op.method, op.path, op.handler)
+    app[openapi_key] = document(API)
     app.router.add_get("/patient", patient_page)
     app.router.add_get("/therapist", therapist_page)
     # The clinic's pages; its JSON API is the sub-application mounted at /clinic, and these

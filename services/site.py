@@ -9,8 +9,12 @@ import logging
 
 from aiohttp import web
 
+from gateway.api import openapi_key
 from gateway.app import create_app
+from gateway.openapi import merge
+from services.clinic.app import ROUTES as CLINIC_ROUTES
 from services.clinic.app import mount
+from services.clinic.openapi import document as clinic_document
 from shared.settings import Settings
 from shared.slow_clients import server_limits
 from shared.tls import server_context
@@ -22,6 +26,8 @@ def create_site(settings: Settings) -> web.Application:
     app = create_app(settings)
     if settings.clinic_enabled:
         mount(app, settings)
+        # One OpenAPI document for the whole site, at /api/openapi.json.
+        app[openapi_key] = merge(app[openapi_key], clinic_document(CLINIC_ROUTES))
     return app
 
 

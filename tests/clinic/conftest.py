@@ -3,6 +3,7 @@ for every DB test), the clinic app served on loopback, and signed-in people."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,10 @@ from sqlalchemy import func, select
 from services.clinic.app import create_clinic_app, sessions_key
 from services.clinic.manage import create_admin
 from services.clinic.models import AuditEntry
+from services.site import create_site
+from shared import tokens
 from shared.settings import Settings
+from testkit.net import free_port
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Cheap argon2 parameters: the tests create many accounts; production uses the defaults.
@@ -181,3 +185,56 @@ async def audit_count(c: Clinic, **where: Any) -> int:
         for k, v in where.items():
             q = q.where(getattr(AuditEntry, k) == v)
         return int(await db.scalar(q) or 0)
+
+
+def clinic_token(s: Settings) -> str:
+    return tokens.issue(s.secret, tokens.CLINIC_SCOPE, "clinic", 60)
+
+
+@dataclass
+class Site:
+    """The gateway with the clinic mounted, on loopback, with a therapist and their
+    patient signed in."""
+
+    base: str
+    settings: Settings
+    http: aiohttp.ClientSession
+    therapist: str  # bearer tokens
+    patient: str
+    pid: int
+
+    async def call(self, method: str, path: str, token: str | None = None, body: object = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
+            return r.status, await r.json()
+
+
+@contextlib.asynccontextmanager
+async def site(
+    settings: Settings, database_url: str, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[Site]:
+    port = free_port()
+    s = replace(settings, port=port, clinic_enabled=True, database_url=database_url, state_dir=str(tmp_path))
+    s = replace(s, **overrides)
+    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
+    server = TestServer(create_site(s), host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            out = Site(f"http://127.0.0.1:{port}", s, http, "", "", 0)
+            _, admin = await out.call(
+                "POST", "/clinic/api/auth/login", body={"email": "admin@clinic.test", "password": PASSWORD}
+            )
+            therapist = {"email": "t@clinic.test", "name": "T", "password": PASSWORD}
+            await out.call("POST", "/clinic/api/therapists", admin["token"], therapist)
+            login = {"email": "t@clinic.test", "password": PASSWORD}
+            out.therapist = (await out.call("POST", "/clinic/api/auth/login", body=login))[1]["token"]
+            _, made = await out.call(
+                "POST", "/clinic/api/patients", out.therapist, {"email": "p@example.test", "name": "P"}
+            )
+            out.pid = made["patient"]["id"]
+            magic = {"token": made["invite"]["link"].split("#token=")[1]}
+            out.patient = (await out.call("POST", "/clinic/api/auth/magic", body=magic))[1]["token"]
+            yield out
+    finally:
+        await server.close()

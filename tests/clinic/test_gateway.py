@@ -4,80 +4,22 @@ gateway room whose join links work, and ending it from the clinic ends the room.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import msgspec
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestServer
 
 from services.clinic.manage import create_admin
-from services.site import create_site
-from shared import codec, tokens
+from shared import codec
 from shared.keys import Keys
 from shared.messages import Checkpoint, SessionSummary
 from shared.settings import Settings
 from testkit.clinic_records import PROGRAMME
 from testkit.clinic_records import summary as flows_summary
 from testkit.net import free_port
-from tests.clinic.conftest import FAST_HASHER, PASSWORD
-
-
-def clinic_token(s: Settings) -> str:
-    return tokens.issue(s.secret, tokens.CLINIC_SCOPE, "clinic", 60)
-
-
-@dataclass
-class Site:
-    """The gateway with the clinic mounted, on loopback, with a therapist and their
-    patient signed in."""
-
-    base: str
-    settings: Settings
-    http: aiohttp.ClientSession
-    therapist: str  # bearer tokens
-    patient: str
-    pid: int
-
-    async def call(self, method: str, path: str, token: str | None = None, body: object = None) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
-            return r.status, await r.json()
-
-
-@contextlib.asynccontextmanager
-async def site(
-    settings: Settings, database_url: str, tmp_path: Path, **overrides: Any
-) -> AsyncIterator[Site]:
-    port = free_port()
-    s = replace(settings, port=port, clinic_enabled=True, database_url=database_url, state_dir=str(tmp_path))
-    s = replace(s, **overrides)
-    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
-    server = TestServer(create_site(s), host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as http:
-            out = Site(f"http://127.0.0.1:{port}", s, http, "", "", 0)
-            _, admin = await out.call(
-                "POST", "/clinic/api/auth/login", body={"email": "admin@clinic.test", "password": PASSWORD}
-            )
-            therapist = {"email": "t@clinic.test", "name": "T", "password": PASSWORD}
-            await out.call("POST", "/clinic/api/therapists", admin["token"], therapist)
-            login = {"email": "t@clinic.test", "password": PASSWORD}
-            out.therapist = (await out.call("POST", "/clinic/api/auth/login", body=login))[1]["token"]
-            _, made = await out.call(
-                "POST", "/clinic/api/patients", out.therapist, {"email": "p@example.test", "name": "P"}
-            )
-            out.pid = made["patient"]["id"]
-            magic = {"token": made["invite"]["link"].split("#token=")[1]}
-            out.patient = (await out.call("POST", "/clinic/api/auth/magic", body=magic))[1]["token"]
-            yield out
-    finally:
-        await server.close()
+from tests.clinic.conftest import FAST_HASHER, PASSWORD, clinic_token, serve, site
 
 
 async def test_live_session_through_the_gateway(
@@ -195,8 +137,6 @@ async def test_erasing_a_patient_closes_their_open_room_at_once(
 async def test_gateway_unreachable_is_a_clear_502(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    from tests.clinic.conftest import serve
-
     s = replace(
         settings,
         database_url=database_url,

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp.web_urldispatcher import PrefixedSubAppResource
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from gateway.api import openapi_key
 from services.clinic.app import ROUTES, create_clinic_app
 from services.clinic.db import create_engine, resolve_url
 from services.clinic.migrate import current, downgrade, upgrade
 from services.clinic.models import Base
+from services.site import create_site
 from shared.settings import Settings
 from tests.clinic.conftest import Clinic
 
@@ -91,3 +94,32 @@ def test_every_route_handler_is_documented_and_unique() -> None:
     assert len({(r.method, r.path) for r in ROUTES}) == len(ROUTES)
     assert all(r.summary and r.tag for r in ROUTES)
     assert len(list(app.router.routes())) >= len(ROUTES)
+
+
+def test_one_openapi_document_describes_exactly_the_sites_api(tmp_path: Path) -> None:
+    settings = Settings(secret="x" * 32, clinic_enabled=True, state_dir=str(tmp_path))
+    app = create_site(settings)
+    doc = app[openapi_key]
+    described = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
+    registered: set[tuple[str, str]] = set()
+    apps = [app, *(r._app for r in app.router.resources() if isinstance(r, PrefixedSubAppResource))]
+    for one in apps:
+        for resource in one.router.resources():
+            for route in resource:
+                path = resource.canonical
+                api = path.startswith(("/api/", "/clinic/api/")) or path in (
+                    "/healthz",
+                    "/readyz",
+                    "/metrics",
+                )
+                if route.method != "HEAD" and api:
+                    registered.add((route.method, path))
+    assert described == registered
+    offer = doc["paths"]["/api/offer"]["post"]
+    schema = offer["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(doc["components"]["schemas"][schema]["required"]) == {"type", "sdp"}
+    assert offer["x-roles"] == ["patient", "therapist"] and offer["security"] == [{"bearer": []}]
+    command = doc["paths"]["/api/sessions/{sid}/commands"]["post"]
+    ref = command["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert doc["components"]["schemas"][ref]["properties"]["reps"]["anyOf"][0]["maximum"] >= 1
+    assert "/clinic/api/patients/{pid}/programme" in doc["paths"]  # the clinic's, in the same document
