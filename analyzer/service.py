@@ -7,6 +7,7 @@ import logging
 import signal
 from functools import partial
 
+import cv2
 from aiohttp import web
 
 from analyzer.health import create_health_app
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings, worker_id: str | None = None) -> None:
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis_url, ca_file=settings.redis_ca_file)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -42,5 +43,13 @@ async def serve(settings: Settings, worker_id: str | None = None) -> None:
         await redis.aclose()
 
 
+def one_core() -> None:
+    """A worker is one process per core (scale out by processes): OpenCV's own thread
+    pool only costs here, waking threads for canvas-sized images (about 0.14 ms of a
+    3 ms frame, measured with benchmarks/analyzer_throughput)."""
+    cv2.setNumThreads(1)
+
+
 def run(settings: Settings, worker_id: str | None = None) -> None:
+    one_core()
     asyncio.run(serve(settings, worker_id))

@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _rooms(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis_url, ca_file=settings.redis_ca_file)
     # Frame downscaling and JPEG encoding for the samplers, off the event loop.
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sampler")
     registry = RoomRegistry(redis, settings, executor)

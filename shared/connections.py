@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -19,7 +20,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
-def connect(url: str, *, socket_timeout: float = 5.0) -> aioredis.Redis:
+def connect(url: str, *, ca_file: str = "", socket_timeout: float = 5.0) -> aioredis.Redis:
+    """A client for ``url``; a ``rediss://`` URL speaks TLS and checks the server's
+    certificate and name against the system's CAs, or against ``ca_file`` (PEM) when
+    given (``TELEREHAB_REDIS_CA_FILE``: a cluster's own CA)."""
+    tls: dict[str, Any] = {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else {}
     return aioredis.Redis.from_url(
         url,
         decode_responses=False,
@@ -28,6 +33,7 @@ def connect(url: str, *, socket_timeout: float = 5.0) -> aioredis.Redis:
         health_check_interval=10,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        **tls,
     )
 
 

@@ -38,6 +38,7 @@ class Settings:
     """
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_ca_file: str = ""  # PEM CA for a rediss:// REDIS_URL ("" : the system's CAs)
     database_url: str = "sqlite+aiosqlite:///telerehab.db"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -137,6 +138,7 @@ class Settings:
         d = cls()
         values: dict[str, Any] = {
             "redis_url": env.get("REDIS_URL", d.redis_url),
+            "redis_ca_file": env.get("TELEREHAB_REDIS_CA_FILE", d.redis_ca_file).strip(),
             "database_url": async_database_url(env.get("DATABASE_URL", d.database_url)),
             "host": env.get("TELEREHAB_HOST", d.host),
             "port": _number(env, "TELEREHAB_PORT", d.port, 0, 65535),

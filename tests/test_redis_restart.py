@@ -4,9 +4,7 @@ the worker ride it out: no crash, readiness reports the outage, feedback resumes
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,43 +16,12 @@ from aiohttp.test_utils import TestServer
 from gateway.app import create_app
 from shared import tokens
 from shared.settings import Settings
+from testkit.redis_server import RedisServer
 from testkit.synthetic import SyntheticFace
 from tests.conftest import running_worker
 from tests.peers import join, patient_tracks
 
 pytestmark = pytest.mark.slow
-
-
-class RedisServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is needed for this test"
-        self.proc = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 @pytest.fixture

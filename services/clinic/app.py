@@ -147,7 +147,11 @@ def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = Non
             settings=settings, mailer=mailer, http=http, hasher=password_hasher, sessions=app[sessions_key]
         )
         tasks: list[asyncio.Task[None]] = []
-        redis = connect(settings.redis_url) if settings.clinic_collect_summaries else None
+        redis = (
+            connect(settings.redis_url, ca_file=settings.redis_ca_file)
+            if settings.clinic_collect_summaries
+            else None
+        )
         if redis is not None:
             collect = ended.consume(app[sessions_key], redis, Keys(settings.key_prefix))
             tasks.append(asyncio.create_task(collect, name="clinic-summaries"))
