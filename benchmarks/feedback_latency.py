@@ -255,7 +255,7 @@ async def run_level(rig: Rig, n: int, args: argparse.Namespace, rng: random.Rand
     finally:
         for session in sessions:
             await session.stop()
-            await rig.store.end(session.sid, 60)
+            await rig.store.end(session.sid, 60, 3600)
     # Let the workers notice the ended sessions and let go before what comes next.
     await asyncio.sleep(args.lease_ms / 1000 + 0.5)
 

@@ -15,6 +15,7 @@ from gateway.errors import NotFound, SessionGone
 from gateway.metrics import GatewayMetrics
 from gateway.room import Room
 from gateway.sessions import SessionStore
+from shared.connections import REDIS_DOWN
 from shared.keys import Keys
 from shared.messages import SessionSummary
 from shared.settings import Settings
@@ -23,6 +24,7 @@ from shared.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 REAP_EVERY_S = 5.0
+TRIM_EVERY = 12  # reaper rounds: the ended-sessions stream is trimmed about once a minute
 
 
 class RoomRegistry:
@@ -61,14 +63,22 @@ class RoomRegistry:
         room = self.rooms.pop(sid, None)
         if room is not None:
             await self._close(room, ended=True)
-        summary = await self.store.end(sid, self._settings.token_ttl_s)
+        summary = await self.store.end(sid, self._settings.token_ttl_s, self._settings.summary_retention_s)
         log.info("session %s ended", sid)
         return summary
 
     async def _reap(self) -> None:
-        """Close rooms that were ended elsewhere or stayed empty for the idle TTL."""
+        """Close rooms that were ended elsewhere or stayed empty for the idle TTL; now
+        and then, trim summaries past their retention from the ended-sessions stream."""
+        rounds = 0
         while True:
             await asyncio.sleep(REAP_EVERY_S)
+            rounds += 1
+            if rounds % TRIM_EVERY == 0:
+                try:
+                    await self.store.trim_ended(self._settings.summary_retention_s)
+                except REDIS_DOWN as exc:
+                    log.warning("ended-sessions stream not trimmed, redis down (%s)", type(exc).__name__)
             now = time.monotonic()
             for sid, room in list(self.rooms.items()):
                 idle = (

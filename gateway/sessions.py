@@ -81,12 +81,15 @@ class SessionStore:
         state = await self._redis.get(self._keys.session_state(sid))
         return _summary_of(sid, state if isinstance(state, bytes) else None)
 
-    async def end(self, sid: str, tombstone_ttl_s: int) -> SessionSummary | None:
+    async def end(self, sid: str, tombstone_ttl_s: int, retention_s: int) -> SessionSummary | None:
         """Delete every key of the session (frames, feedback, state, lease, meta) and
         return the analyzer's summary from its last checkpoint, read in the same
         transaction (None when the analyzer never calibrated). The summary, or an empty
         one, also goes to the ended-sessions stream, so the clinic keeps it however the
-        session was ended (the therapist's page, the clinic, a script)."""
+        session was ended (the therapist's page, the clinic, a script). The clinic deletes
+        what it took; what no clinic took is trimmed after ``retention_s``
+        (``TELEREHAB_SUMMARY_RETENTION_S``), and the stream never exceeds
+        ``ENDED_STREAM_MAXLEN`` entries."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(self._keys.session_state(sid))
             pipe.delete(*self._keys.session_keys(sid))
@@ -95,14 +98,22 @@ class SessionStore:
         summary = _summary_of(sid, state)
         try:
             await self._redis.xadd(
-                self._keys.ended_sessions(),
-                {"m": codec.encode(summary or SessionSummary(sid=sid, frames=0))},
-                maxlen=ENDED_STREAM_MAXLEN,
-                approximate=True,
+                self._keys.ended_sessions(), {"m": codec.encode(summary or SessionSummary(sid=sid, frames=0))}
             )
+            await self.trim_ended(retention_s)
         except REDIS_DOWN as exc:
             log.warning("session %s: summary not handed to the clinic, redis unavailable (%s)", sid, exc)
         return summary
+
+    async def trim_ended(self, retention_s: int) -> None:
+        """Drop ended sessions' summaries no clinic took within ``retention_s`` (stream
+        ids are millisecond times), and keep the stream under ``ENDED_STREAM_MAXLEN``."""
+        stream = self._keys.ended_sessions()
+        oldest_kept = f"{max(0, int(time.time() * 1000) - retention_s * 1000)}-0"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xtrim(stream, minid=oldest_kept, approximate=False)  # exactly: past retention is gone
+            pipe.xtrim(stream, maxlen=ENDED_STREAM_MAXLEN, approximate=True)
+            await pipe.execute()
 
 
 def _summary_of(sid: str, state: bytes | None) -> SessionSummary | None:

@@ -93,6 +93,11 @@ class Settings:
     clinic_login_ttl_s: int = 12 * 3600
     magic_link_ttl_s: int = 7 * 86400
     reminder_interval_s: int = 60
+    # Ended sessions' summaries wait in Redis for the clinic at most this long (the clinic
+    # takes them at once when it runs); audit records are deleted after this many days
+    # (0: kept for ever). Six years is what HIPAA asks of US practices; set your own.
+    summary_retention_s: int = 7 * 86400
+    audit_retention_days: int = 6 * 365
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_from: str = "telerehab@localhost"
@@ -192,6 +197,12 @@ class Settings:
             ),
             "magic_link_ttl_s": _number(
                 env, "TELEREHAB_MAGIC_LINK_TTL_S", d.magic_link_ttl_s, 60, 30 * 86400
+            ),
+            "summary_retention_s": _number(
+                env, "TELEREHAB_SUMMARY_RETENTION_S", d.summary_retention_s, 60, 366 * 86400
+            ),
+            "audit_retention_days": _number(
+                env, "TELEREHAB_AUDIT_RETENTION_DAYS", d.audit_retention_days, 0, 100 * 366
             ),
             "reminder_interval_s": _number(
                 env, "TELEREHAB_REMINDER_INTERVAL_S", d.reminder_interval_s, 0, 86400

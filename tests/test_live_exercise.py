@@ -74,7 +74,7 @@ async def test_a_therapist_started_exercise_counts_reps_live_and_lands_in_the_su
     assert all(f.resting is not None for f in results)
     assert "skipped an unreadable command" in caplog.text and "moonwalk" in caplog.text
 
-    summary = await SessionStore(redis, keys).end(sid, 60)
+    summary = await SessionStore(redis, keys).end(sid, 60, 3600)
     assert summary is not None and summary.sid == sid
     (smile,) = summary.exercises
     assert (smile.name, smile.reps, smile.attempts) == ("closed_smile", 2, 2)

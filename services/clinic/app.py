@@ -155,7 +155,8 @@ def create_clinic_app(settings: Settings, *, hasher: PasswordHasher | None = Non
         if redis is not None:
             collect = ended.consume(app[sessions_key], redis, Keys(settings.key_prefix))
             tasks.append(asyncio.create_task(collect, name="clinic-summaries"))
-        tasks.append(asyncio.create_task(sessions.sweep_loop(app[sessions_key]), name="clinic-sweep"))
+        sweep = sessions.sweep_loop(app[sessions_key], settings.audit_retention_days)
+        tasks.append(asyncio.create_task(sweep, name="clinic-sweep"))
         if mailer.configured and settings.reminder_interval_s > 0:
             tasks.append(
                 asyncio.create_task(

@@ -6,9 +6,12 @@ facts go to the log line."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.clinic.db import utcnow
 from services.clinic.models import AuditEntry
 
 log = logging.getLogger(__name__)
@@ -40,3 +43,21 @@ def record(
         patient_id,
         resource_id,
     )
+
+
+async def prune(
+    sessions: async_sessionmaker[AsyncSession], keep_days: int, now: datetime | None = None
+) -> int:
+    """Delete audit records older than ``keep_days`` (``TELEREHAB_AUDIT_RETENTION_DAYS``;
+    0 keeps them all). Returns how many went."""
+    if keep_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    async with sessions() as db, db.begin():
+        done = await db.execute(
+            delete(AuditEntry).where(AuditEntry.at < cutoff).execution_options(synchronize_session=False)
+        )
+    gone = int(getattr(done, "rowcount", 0) or 0)
+    if gone:
+        log.info("audit: %d record(s) older than %d days deleted", gone, keep_days)
+    return gone

@@ -29,6 +29,7 @@ from aiohttp import web
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.clinic import audit
 from services.clinic.assessment import estimate_row
 from services.clinic.audit import record
 from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
@@ -322,12 +323,17 @@ async def close_abandoned(sessions: async_sessionmaker[AsyncSession], now: datet
     return closed
 
 
-async def sweep_loop(sessions: async_sessionmaker[AsyncSession], interval_s: float = SWEEP_EVERY_S) -> None:
+async def sweep_loop(
+    sessions: async_sessionmaker[AsyncSession], audit_retention_days: int, interval_s: float = SWEEP_EVERY_S
+) -> None:
+    """Housekeeping, until cancelled: abandoned home sessions closed, audit records past
+    their retention deleted."""
     while True:
         try:
             await close_abandoned(sessions)
+            await audit.prune(sessions, audit_retention_days)
         except Exception:
-            log.exception("closing abandoned sessions failed; trying again in %.0f s", interval_s)
+            log.exception("clinic housekeeping failed; trying again in %.0f s", interval_s)
         await asyncio.sleep(interval_s)
 
 

@@ -193,8 +193,8 @@ def clinic_token(s: Settings) -> str:
 
 @dataclass
 class Site:
-    """The gateway with the clinic mounted, on loopback, with a therapist and their
-    patient signed in."""
+    """The gateway with the clinic mounted, on loopback, with an admin, a therapist and
+    their patient signed in."""
 
     base: str
     settings: Settings
@@ -202,6 +202,7 @@ class Site:
     therapist: str  # bearer tokens
     patient: str
     pid: int
+    admin: str = ""
 
     async def call(self, method: str, path: str, token: str | None = None, body: object = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -226,6 +227,7 @@ async def site(
                 "POST", "/clinic/api/auth/login", body={"email": "admin@clinic.test", "password": PASSWORD}
             )
             therapist = {"email": "t@clinic.test", "name": "T", "password": PASSWORD}
+            out.admin = admin["token"]
             await out.call("POST", "/clinic/api/therapists", admin["token"], therapist)
             login = {"email": "t@clinic.test", "password": PASSWORD}
             out.therapist = (await out.call("POST", "/clinic/api/auth/login", body=login))[1]["token"]

@@ -9,8 +9,11 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
+from services.clinic import audit
 from services.clinic.app import sessions_key
+from services.clinic.db import utcnow
 from services.clinic.models import Programme, User
+from shared.settings import Settings
 from testkit.clinic_records import INTAKE, PROGRAMME, SUNNYBROOK, summary
 from tests.clinic.conftest import PASSWORD, Clinic, audit_count
 
@@ -598,3 +601,17 @@ async def test_home_sessions_left_open_are_closed_by_the_server(clinic: Clinic) 
     assert await close_abandoned(clinic.app[sessions_key]) == 1
     assert (await clinic.ok("GET", f"/clinic/api/sessions/{left['id']}", "patient"))["status"] == "ended"
     assert (await clinic.ok("GET", f"/clinic/api/sessions/{fresh['id']}", "patient"))["status"] == "scheduled"
+
+
+async def test_audit_records_past_their_retention_are_deleted_and_no_others(clinic: Clinic) -> None:
+    sessions = clinic.app[sessions_key]
+    before = await audit_count(clinic)
+    assert before > 0  # the fixture's sign-ins and creations
+    assert await audit.prune(sessions, 0, now=utcnow() + timedelta(days=10_000)) == 0  # 0: kept for ever
+    assert await audit.prune(sessions, 30, now=utcnow() + timedelta(days=29)) == 0
+    assert await audit_count(clinic) == before
+    assert await audit.prune(sessions, 30, now=utcnow() + timedelta(days=31)) == before
+    assert await audit_count(clinic) == 0
+    env = {"TELEREHAB_AUDIT_RETENTION_DAYS": "0", "TELEREHAB_SUMMARY_RETENTION_S": "3600"}
+    settings = Settings.from_env(env)
+    assert (settings.audit_retention_days, settings.summary_retention_s) == (0, 3600)
