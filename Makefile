@@ -1,4 +1,4 @@
-.PHONY: up test test-fast lint bench setup
+.PHONY: up test test-fast lint bench soak setup
 
 setup:
 	scripts/setup.sh
@@ -20,3 +20,6 @@ bench:
 	.venv/bin/python -m benchmarks.feedback_latency && .venv/bin/python -m benchmarks.relay_cpu && \
 	.venv/bin/python -m benchmarks.cue_latency && .venv/bin/python -m benchmarks.analysis_accuracy && \
 	.venv/bin/python -m benchmarks.login_burst
+
+soak:
+	scripts/setup.sh && .venv/bin/python -m benchmarks.soak --minutes 30

@@ -121,3 +121,33 @@ def merge(site: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
         "schemas": {**other["components"]["schemas"], **site["components"]["schemas"]},
     }
     return out
+
+
+MATRIX_ROLES = ("patient", "therapist", "admin", "clinic")
+
+
+def access_matrix(doc: dict[str, Any]) -> str:
+    """The role × operation table of a document (markdown, for the README): who may call
+    what. Gateway operations take a session's join token (its role: patient or
+    therapist) or the clinic's service token; clinic operations a signed-in person's."""
+    lines = [
+        "| operation | token | anyone | patient | therapist | admin | clinic service |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(doc["paths"]):
+        for method, op in sorted(doc["paths"][path].items()):
+            roles = set(op.get("x-roles", []))
+            token = _token_kind(path, roles)
+            cells = ["✓" if not roles else ""] + ["✓" if r in roles else "" for r in MATRIX_ROLES]
+            lines.append(f"| `{method.upper()} {path}` | {token} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _token_kind(path: str, roles: set[str]) -> str:
+    if not roles:
+        return "—"
+    if path.startswith("/clinic/"):
+        return "sign-in"
+    if roles == {"clinic"}:
+        return "service"
+    return "join or service" if "clinic" in roles else "join"

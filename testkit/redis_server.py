@@ -1,5 +1,6 @@
-"""A throwaway ``redis-server`` on loopback for a test: nothing kept on disk, optionally
-speaking only TLS (a certificate and key, PEM)."""
+"""A throwaway ``redis-server`` on loopback for a test: nothing kept on disk unless given
+a folder (then every write is appended and fsynced there, as a production Redis
+configured to persist), optionally speaking only TLS (a certificate and key, PEM)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 
 class RedisServer:
-    def __init__(self, port: int, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, port: int, tls: tuple[Path, Path] | None = None, data_dir: Path | None = None) -> None:
         self.port = port
         self.tls = tls
+        self.data_dir = data_dir
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -23,7 +25,11 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is needed for this test"
-        args = [binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args = [binary, "--bind", "127.0.0.1", "--save", ""]
+        if self.data_dir is None:
+            args += ["--appendonly", "no"]
+        else:
+            args += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.data_dir)]
         if self.tls is None:
             args += ["--port", str(self.port)]
         else:

@@ -25,6 +25,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, async_playwright
 
 from gateway.api import registry_key
+from gateway.app import create_app
 from services.clinic.manage import create_admin
 from services.site import create_site
 from shared.settings import Settings
@@ -198,7 +199,6 @@ async def wait_js(page: Page, expression: str, what: str, *logs: PageLog, timeou
 async def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
 
 
 async def axe_problems(page: Page, name: str) -> list[str]:
@@ -1044,3 +1044,50 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
         # Failed loads are the API's expected 404s (no intake yet) and the 400 shown above.
         errors = [e for e in log.errors if "Failed to load resource" not in e]
         assert not errors, "errors in the pages:\n" + await reports((log,))
+
+
+PLAYING = "const v = document.getElementById('remote-video'); return v.videoWidth > 0 && v.currentTime > 0;"
+CONNECTED = "window.telerehab.state === 'connected'"
+
+
+async def test_both_pages_reconnect_by_themselves_when_the_gateway_restarts(
+    settings: Settings, redis: aioredis.Redis, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    port = free_port()
+    s = replace(settings, port=port)
+    first = TestServer(create_app(s), host="127.0.0.1", port=port)
+    await first.start_server()
+    clip = smile_clip(face, tmp_path / "face.y4m")
+    async with aiohttp.ClientSession() as http, chromium(clip) as browser:
+        session = await Gateway(url=f"http://127.0.0.1:{port}", settings=s, http=http).create_session()
+        patient, patient_log = await open_page(browser, session["patient_url"], "patient")
+        therapist, therapist_log = await open_page(browser, session["therapist_url"], "therapist")
+        logs = (patient_log, therapist_log)
+        await wait_js(patient, "return window.telerehab.feedbackCount > 0;", "feedback", *logs)
+        await wait_js(therapist, PLAYING, "the patient's video on the therapist's page", *logs)
+
+        await first.close()  # the gateway stops (as on SIGTERM: rooms closed, connections dropped)
+        for page in (patient, therapist):
+            await wait_js(page, "return window.telerehab.state !== 'connected';", "the drop noticed", *logs)
+        second = TestServer(create_app(s), host="127.0.0.1", port=port)  # the same address again
+        await second.start_server()
+        try:
+            before = await patient.evaluate("() => window.telerehab.feedbackCount")
+            await wait_js(
+                patient,
+                f"return {CONNECTED} && window.telerehab.feedbackCount > {before} + 5;",
+                "the patient's page back, with feedback",
+                *logs,
+                timeout_ms=2 * WAIT_MS,
+            )
+            await wait_js(therapist, f"return {CONNECTED};", "the therapist's page back", *logs)
+            start = await therapist.evaluate("() => document.getElementById('remote-video').currentTime")
+            await wait_js(
+                therapist,
+                f"return document.getElementById('remote-video').currentTime > {start} + 1;",
+                "the patient's video playing again on the therapist's page",
+                *logs,
+            )
+            assert not patient_log.errors and not therapist_log.errors, await reports(logs)
+        finally:
+            await second.close()

@@ -3,7 +3,9 @@ link) and the patient record itself."""
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +33,7 @@ from services.clinic.models import (
     ReminderSent,
     User,
 )
+from services.clinic.report import report_pdf
 from services.clinic.sessions import close_rooms_of
 
 log = logging.getLogger(__name__)
@@ -120,9 +123,7 @@ async def deactivate_therapist(ctx: Ctx) -> web.Response:
     if user.deactivated_at is None:
         user.deactivated_at = utcnow()
     await ctx.db.execute(
-        sa_delete(AuthToken)
-        .where(AuthToken.user_id == user.id)
-        .execution_options(synchronize_session=False)
+        sa_delete(AuthToken).where(AuthToken.user_id == user.id).execution_options(synchronize_session=False)
     )
     ctx.audit("deactivate", "therapist", None, user.id)
     return json_response(user_json(user))
@@ -218,19 +219,42 @@ def _row(row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in mapper.column_attrs if c.key not in EXPORT_FIELDS_LEFT_OUT}
 
 
-async def export_patient(ctx: Ctx) -> web.Response:
-    """Everything the clinic holds about a patient, as JSON (the right of access and to
-    portability): for the patient themself or their therapist; audited."""
-    patient = await ctx.patient(ctx.id_param("pid"))
+async def _export_json(ctx: Ctx, patient: User) -> bytes:
     out: dict[str, Any] = {"patient": _row(patient), "exported_at": utcnow()}
     for table in ERASE_ORDER:
         query = select(table).where(table.patient_id == patient.id).order_by(table.id)
         out[str(table.__tablename__)] = [_row(r) for r in (await ctx.db.execute(query)).scalars()]
+    return msgspec.json.encode(out)
+
+
+async def export_patient(ctx: Ctx) -> web.Response:
+    """Everything the clinic holds about a patient, as JSON (the right of access and to
+    portability): for the patient themself or their therapist; audited."""
+    patient = await ctx.patient(ctx.id_param("pid"))
+    body = await _export_json(ctx, patient)
     ctx.audit("export", "patient", patient.id, patient.id)
     return web.Response(
-        body=msgspec.json.encode(out),
+        body=body,
         content_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="telerehab-patient-{patient.id}.json"'},
+    )
+
+
+async def export_archive(ctx: Ctx) -> web.Response:
+    """The export as one zip file: the JSON beside the progress report (PDF), what a
+    patient asking for their records, or moving to another clinic, takes away."""
+    patient = await ctx.patient(ctx.id_param("pid"))
+    data = await _export_json(ctx, patient)
+    pdf, pdf_name = await report_pdf(ctx, patient)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"telerehab-patient-{patient.id}.json", data)
+        archive.writestr(pdf_name, pdf)
+    ctx.audit("export", "patient", patient.id, patient.id)
+    return web.Response(
+        body=buffer.getvalue(),
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="telerehab-patient-{patient.id}.zip"'},
     )
 
 
@@ -300,6 +324,15 @@ ROUTES = [
         "Everything held about a patient, as one JSON file",
         ("therapist", "patient"),
         "people",
+    ),
+    Route(
+        "GET",
+        "/api/patients/{pid}/export.zip",
+        export_archive,
+        "The JSON export and the progress report (PDF), in one zip file",
+        ("therapist", "patient"),
+        "people",
+        produces="application/zip",
     ),
     Route(
         "DELETE",

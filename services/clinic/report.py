@@ -172,6 +172,14 @@ def render(
 
 async def get_report(ctx: Ctx) -> web.Response:
     patient = await ctx.patient(ctx.id_param("pid"))
+    pdf, name = await report_pdf(ctx, patient)
+    ctx.audit("read", "report", patient.id)
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return web.Response(body=pdf, content_type="application/pdf", headers=disposition)
+
+
+async def report_pdf(ctx: Ctx, patient: User) -> tuple[bytes, str]:
+    """The patient's progress report as of their today, and its file name."""
     history = await load_history(ctx.db, patient)
     today = local_today(patient)
     intake = await load_intake(ctx, patient.id)
@@ -194,14 +202,7 @@ async def get_report(ctx: Ctx) -> web.Response:
     pdf = await asyncio.to_thread(
         render, info, intake.data if intake else None, series(history, today), prog, today
     )
-    ctx.audit("read", "report", patient.id)
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="progress-{patient.id}-{today.isoformat()}.pdf"'
-        },
-    )
+    return pdf, f"progress-{patient.id}-{today.isoformat()}.pdf"
 
 
 ROUTES = [

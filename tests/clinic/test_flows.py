@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from services.clinic import audit
@@ -520,9 +524,20 @@ async def test_a_patient_and_their_therapist_can_export_everything_held_about_th
         assert data["patient"]["id"] == pid and "password_hash" not in data["patient"]
         assert len(data["intakes"]) == 1 and len(data["programmes"]) == 1
         assert [q["kind"] for q in data["questionnaires"]] == ["saq"]
+    # The same, with the progress report, as one zip file.
+    reply = await clinic.call("GET", f"{P}/{pid}/export.zip", "patient")
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(reply.body)) as archive:
+        names = archive.namelist()
+        assert f"telerehab-patient-{pid}.json" in names
+        (pdf_name,) = [n for n in names if n.endswith(".pdf")]
+        assert json.loads(archive.read(f"telerehab-patient-{pid}.json"))["patient"]["id"] == pid
+        report = PdfReader(io.BytesIO(archive.read(pdf_name)))
+        assert "Pat patient" in "".join(page.extract_text() for page in report.pages)
     assert (await clinic.call("GET", f"{P}/{pid}/export", "other_therapist")).status == 404
+    assert (await clinic.call("GET", f"{P}/{pid}/export.zip", "other_patient")).status == 403
     audit = await clinic.ok("GET", "/clinic/api/audit", "admin")
-    assert sum(e["action"] == "export" and e["patient_id"] == pid for e in audit) == 2
+    assert sum(e["action"] == "export" and e["patient_id"] == pid for e in audit) == 3
 
 
 async def test_erasing_a_patient_removes_every_record_but_keeps_the_audit_trail(clinic: Clinic) -> None:
