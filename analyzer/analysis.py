@@ -51,9 +51,18 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class AnalysisConfig:
     calibration_frames: int = 20  # ~1.3 s at 15 fps
+    # Landmarks are found on every n-th measured frame; in between the last ones place
+    # the regions and the pixels measure (see SessionAnalysis._landmarks). 1: every frame.
+    landmark_every: int = 3
     gates: GateLimits = field(default_factory=GateLimits)
     engine: EngineConfig = field(default_factory=EngineConfig)
     max_frame_bytes: int = 1_000_000
+
+
+# Kept landmarks serve while the pixels find them misplacing the face by at most this
+# (canvas px, 96 between the outer eye corners: about 1.3 mm); beyond, the head moved
+# too far since and the frame finds its own.
+REUSE_MISPLACED_PX = 3.5
 
 
 def brighten(image: npt.NDArray[np.uint8], brightness: float, target: float = 110.0) -> npt.NDArray[np.uint8]:
@@ -112,6 +121,9 @@ class SessionAnalysis:
         self.commands_id = "0-0"  # the last command applied (commands stream id)
         self._pending: list[Command] = []  # commands that arrived before calibration
         self._carry_records: dict[str, ExerciseRecord] = {}  # kept across a recalibration
+        self._landmarks_kept: Landmarks | None = None  # the last measured frame's
+        self._landmarks_age = 0  # frames they have been reused for
+        self._landmarks_reused: Landmarks | None = None  # this frame's, when reused
         if checkpoint is not None:
             self.baseline = Baseline.from_bytes(
                 checkpoint.baseline,
@@ -175,27 +187,40 @@ class SessionAnalysis:
             cues = prioritise([*advice, cue])
             return self._feedback(seq, captured_ms, status, face, pose=pose, cues=cues, dropped=dropped)
 
-        landmarks = self.landmarker.detect(image)
-        if landmarks is None:
-            return gated("no_face", False, dark or CUE_NO_FACE)
-        points = landmarks.points
-        pose, bad = gate(landmarks, gates)
-        if bad:
-            return gated("bad_pose", True, bad, pose)
         gray = to_gray(image)
-        if self.baseline is None or self.engine is None:
-            self.baseline = self.calibration.add(points, gray)
-            if self.baseline is None:
+        fresh = False
+        while True:  # twice at most: kept landmarks the head has moved away from, then fresh
+            landmarks = self._landmarks(image, fresh)
+            if landmarks is None:
+                return gated("no_face", False, dark or CUE_NO_FACE)
+            points = landmarks.points
+            pose, bad = gate(landmarks, gates)
+            if bad:
+                return gated("bad_pose", True, bad, pose)
+            if self.baseline is None or self.engine is None:
+                self.baseline = self.calibration.add(points, gray)
+                if self.baseline is None:
+                    return gated("calibrating", True, CUE_CALIBRATE, pose)
+                self._start_engine(self.baseline)
                 return gated("calibrating", True, CUE_CALIBRATE, pose)
-            self._start_engine(self.baseline)
-            return gated("calibrating", True, CUE_CALIBRATE, pose)
+            aligned, misplaced = self.baseline.placed(points, gray)
+            reused = landmarks is self._landmarks_reused
+            if not reused or (misplaced is not None and misplaced <= REUSE_MISPLACED_PX):
+                break
+            fresh = True
 
         assert self.engine is not None
         self.frames += 1
-        result = self.engine.step(self.baseline.aligned(points, gray), captured_ms / 1000.0)
+        result = self.engine.step(aligned, captured_ms / 1000.0)
+        self._landmarks_kept = landmarks  # measured: the next frames may place by them
         return msgspec.structs.replace(
             self._feedback(
-                seq, captured_ms, "tracking", True, pose=pose, cues=prioritise([*advice, *result.cues]),
+                seq,
+                captured_ms,
+                "tracking",
+                True,
+                pose=pose,
+                cues=prioritise([*advice, *result.cues]),
                 dropped=dropped,
             ),
             eye_aperture=result.eye_aperture,
@@ -205,6 +230,29 @@ class SessionAnalysis:
             resting=self.engine.resting,
             assessment=result.assessment,
         )
+
+    def _landmarks(self, image: npt.NDArray[np.uint8], fresh: bool = False) -> Landmarks | None:
+        """The landmarker's answer, or, between its runs, the last measured frame's.
+
+        The landmarks only place things (the canvas, the regions, the pose gate); what
+        moved is read from the pixels, and the canvas placement is corrected by the
+        pixels of the points that never move (``analyzer.pixel_motion``), which absorbs
+        a frame's head motion. So after calibration the landmarker runs on every
+        ``landmark_every``-th frame (at 3, two thirds of its cost saved). A frame that
+        was not measured (no face, turned away, calibrating) makes the next one fresh,
+        and so does a head that moved further than the pixels should correct
+        (``REUSE_MISPLACED_PX``: ``fresh``, the same frame again).
+        """
+        kept = self._landmarks_kept
+        self._landmarks_kept = None  # back once this frame is measured
+        self._landmarks_reused = None
+        fits = kept is not None and (kept.height, kept.width) == image.shape[:2]
+        if fits and not fresh and self._landmarks_age + 1 < self.config.landmark_every:
+            self._landmarks_age += 1
+            self._landmarks_reused = kept
+            return kept
+        self._landmarks_age = 0
+        return self.landmarker.detect(image)
 
     def use_baseline(self, baseline: Baseline) -> None:
         """Calibrated already (``telerehab analyze`` finds the neutral in the clip)."""

@@ -30,9 +30,14 @@ class Baseline:
     def aligned(self, points: FloatArray, gray: Gray | None) -> FloatArray:
         """A frame's landmarks in the neutral's frame, each measured point moved to where
         its pixels went when the neutral's pixels and the frame's are known."""
+        return self.placed(points, gray)[0]
+
+    def placed(self, points: FloatArray, gray: Gray | None) -> tuple[FloatArray, float | None]:
+        """``aligned``, and how far (canvas px) the pixels found the landmarks had
+        misplaced the face (``NeutralImage.track``; None without pixels)."""
         aligned = align(points, self.points)
         if self.image is None or gray is None:
-            return aligned
+            return aligned, None
         return self.image.track(gray, points, aligned)
 
     def to_bytes(self) -> bytes:

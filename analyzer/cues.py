@@ -22,6 +22,8 @@ CUE_CLOSER = "Move a little closer to the camera"
 CUE_FARTHER = "Move a little further from the camera"
 CUE_CENTRE = "Move into the middle of the picture"
 CUE_CALIBRATE = "Relax your face and look at the camera"
+# The neutral face cannot support the exercise's measure (analyzer.metrics.unmeasurable).
+CUE_EYES_UNMEASURED = "Eye closure cannot be measured: calibrate again with your eyes open"
 # Form during an exercise.
 CUE_SMALLER = "Smaller"
 CUE_STRONG_SIDE_LESS = "Let the strong side do less"
@@ -42,6 +44,7 @@ _PRIORITY: dict[str, int] = {
     CUE_CLOSER: 2,
     CUE_FARTHER: 2,
     CUE_CALIBRATE: 3,
+    CUE_EYES_UNMEASURED: 3,
     CUE_SMALLER: 4,
     CUE_STRONG_SIDE_LESS: 6,
     CUE_SLOWER: 7,

@@ -16,10 +16,10 @@ import msgspec
 
 from analyzer.assessment import GuidedAssessment
 from analyzer.baseline import Baseline
-from analyzer.cues import prioritise
+from analyzer.cues import CUE_EYES_UNMEASURED, prioritise
 from analyzer.exercise import ExerciseRecord, ExerciseTracker, TrackerSnapshot
 from analyzer.landmarks import FloatArray
-from analyzer.metrics import FEATURES, REGIONS, SIDES, Side, measure, symmetry
+from analyzer.metrics import FEATURES, REGIONS, SIDES, Side, measure, symmetry, unmeasurable
 from analyzer.resting import resting_asymmetry
 from analyzer.synkinesis import SynkinesisLimits, detect
 from shared.exercises import ExerciseSpec, get_exercise, load_catalogue
@@ -80,6 +80,9 @@ class FaceEngine:
         self.baseline = baseline
         self.config = config or EngineConfig()
         self.resting: Resting = resting_asymmetry(baseline.neutral)
+        # Measures this neutral cannot support (eyes nearly closed at rest), with the
+        # reason: their exercises count nothing and say why instead of a number.
+        self.unmeasured: dict[str, str] = unmeasurable(baseline.neutral)
         self.records: dict[str, ExerciseRecord] = {}
         self.tracker: ExerciseTracker | None = None
         self.observers: list[ExerciseTracker] = []  # offline: every exercise, to find which was done
@@ -140,7 +143,7 @@ class FaceEngine:
                 weaker=weaker,
             )
         synk = detect(
-            features,
+            self._measurable(features),
             excursion["mouth"],
             regions["mouth"].weaker,
             self.config.noise_floor_mm,
@@ -149,9 +152,13 @@ class FaceEngine:
         )
         cues: list[str] = []
         exercise: ExerciseState | None = None
-        if self.tracker is not None:
+        if self.tracker is not None and self.tracker.spec.measure in self.unmeasured:
+            cues = [CUE_EYES_UNMEASURED]
+        elif self.tracker is not None:
             exercise, cues = self.tracker.update(t, features, self._synkinesis_for(self.tracker, synk))
         for observer in self.observers:
+            if observer.spec.measure in self.unmeasured:
+                continue
             observer.update(t, features, self._synkinesis_for(observer, synk))
             amount = max(features[observer.spec.measure].values()) / observer.spec.target
             self.peaks[observer.spec.name] = max(self.peaks.get(observer.spec.name, 0.0), amount)
@@ -176,6 +183,13 @@ class FaceEngine:
             assessment=assessment,
             cues=prioritise(cues),
         )
+
+    def _measurable(self, features: Features) -> Features:
+        """``features`` with what cannot be measured held at rest, for synkinesis: an eye
+        nearly closed at rest has no narrowing to read, and no closing to time."""
+        if "eye_closure" not in self.unmeasured:
+            return features
+        return {**features, "eye_closure": {"left": 0.0, "right": 0.0}}
 
     @staticmethod
     def _synkinesis_for(tracker: ExerciseTracker, synk: Synkinesis | None) -> float | None:

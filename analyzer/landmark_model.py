@@ -1,6 +1,6 @@
 """FaceMesh's own landmark model, run directly through LiteRT on a face region tracked
-from the previous frame: the faster landmarker (``TELEREHAB_LANDMARKER=tracked``; the
-default is the whole graph, ``analyzer.landmarks.FaceMeshLandmarker``).
+from the previous frame: the default landmarker (``TELEREHAB_LANDMARKER=tracked``; the
+whole graph is ``analyzer.landmarks.FaceMeshLandmarker``).
 
 MediaPipe's FaceMesh graph costs ~2.9 ms a frame on one core here; the landmark model it
 wraps costs ~1.2 ms. The rest is the graph: image conversion, the attention model's
@@ -26,14 +26,19 @@ midpoint of their eye's corners. An iris's size relative to the face is a proper
 face; only the millimetre scale (11.7 mm iris) and the framing check read it.
 
 The attention model's refinement is not a constant: it follows the lids as they close.
-Learned as an offset it is right at rest and less so in motion, which is why eye
-closure reads less well with this landmarker (README, Facial analysis).
+Learned as an offset it is right for the face it was learned on: a relaxed face, in a
+live session (the track's first frames are the calibration). A recorded clip may open
+mid-movement (eyes shut, say); learned there, the offset would carry the shut lids into
+every later frame, the neutral's included. So ``telerehab analyze`` primes the
+landmarker on the neutral frames it found (``prime``) and reads the clip again. The
+pixels, not these points, measure each frame's lids.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -154,12 +159,15 @@ class TrackedLandmarker:
         self._previous: FloatArray | None = None  # the model's own points: the next region
         self._refinement = Refinement()
         self._graph_runs = 0  # on this track: the graph is given up after 2 x LEARN_FRAMES
+        self._primed = False  # learned on given relaxed-face images: kept for every track
         self._tensor = np.empty((1, MODEL_SIZE, MODEL_SIZE, 3), dtype=np.float32)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> Landmarks | None:
         height, width = image.shape[:2]
         found = self._run(image, self._previous) if self._previous is not None else None
-        learning = self._refinement.learned < LEARN_FRAMES and self._graph_runs < 2 * LEARN_FRAMES
+        learning = not self._primed and (
+            self._refinement.learned < LEARN_FRAMES and self._graph_runs < 2 * LEARN_FRAMES
+        )
         if found is None or learning:
             found = self._with_graph(image, found)
         if found is None:
@@ -180,14 +188,39 @@ class TrackedLandmarker:
         if graph is None:
             return tracked
         if tracked is None:
-            self._refinement.reset()
+            if not self._primed:
+                self._refinement.reset()
             self._graph_runs = 1
             tracked = self._run(image, graph.points)
             if tracked is None:
                 return None
-        crop, matrix = tracked
-        self._refinement.learn(to_crop(matrix, graph.points), crop)
+        if not self._primed:
+            crop, matrix = tracked
+            self._refinement.learn(to_crop(matrix, graph.points), crop)
         return tracked
+
+    def prime(self, images: Sequence[npt.NDArray[np.uint8]]) -> bool:
+        """Learn the refinement from these images of a relaxed face (the neutral a
+        recorded clip was found to have), as a live session learns it during calibration,
+        and keep it for every later track of this instance (one clip, one face). True if
+        anything was learned; the next ``detect`` starts a new track."""
+        self._refinement.reset()
+        previous: FloatArray | None = None
+        for image in images[: 2 * LEARN_FRAMES]:
+            graph = self._finder.detect(image)
+            if graph is None:
+                continue
+            # The model on the region the previous image's points give, as a track reads
+            # it (its points in a crop of the graph's own region differ a little).
+            found = self._run(image, previous if previous is not None else graph.points)
+            if found is None:
+                continue
+            crop, matrix = found
+            self._refinement.learn(to_crop(matrix, graph.points), crop)
+            previous = to_image(matrix, crop)
+        self._primed = self._refinement.learned > 0
+        self._previous = None
+        return self._primed
 
     def _run(
         self, image: npt.NDArray[np.uint8], prior: FloatArray
@@ -219,7 +252,7 @@ class TrackedLandmarker:
         self._finder.close()
 
 
-def make_landmarker(kind: str = "facemesh") -> Landmarker:
+def make_landmarker(kind: str = "tracked") -> Landmarker:
     """The landmarker ``TELEREHAB_LANDMARKER`` names (shared.settings.LANDMARKERS)."""
     if kind == "facemesh":
         return FaceMeshLandmarker()

@@ -5,8 +5,9 @@ tests) can slot in. The default backend is MediaPipe FaceMesh with refined irise
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,15 @@ class Landmarker(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Primable(Protocol):
+    """A landmarker that learns something per face (``analyzer.landmark_model``): told
+    which images show the face relaxed, it learns from those, as a live session's
+    calibration teaches it. False: nothing learned (nothing to learn, or no face)."""
+
+    def prime(self, images: Sequence[npt.NDArray[np.uint8]]) -> bool: ...
 
 
 # Wire layout of one NormalizedLandmark with x, y, z set (and nothing else):

@@ -51,9 +51,13 @@ __all__ = [
     "eye_apertures",
     "measure",
     "symmetry",
+    "unmeasurable",
 ]
 
 IRIS_DIAMETER_MM = 11.7  # nearly constant across adults; gives millimetres (as Emotrics does)
+# Eye closure is a fraction of the neutral lid gap: below this (mm) the gap is a pixel or
+# two at a webcam's resolution and the fraction is noise (adult gaps are about 8-11 mm).
+MIN_EYE_OPENING_MM = 3.0
 
 # Regions shown live, each with a generic per-side excursion (how far it moved, in mm).
 REGIONS = ("brow", "eye", "mouth", "nose")
@@ -274,3 +278,20 @@ def symmetry(left: float, right: float, noise_floor: float) -> tuple[float | Non
     if index < 0.9:
         weaker = "left" if left < right else "right"
     return index, weaker
+
+
+def unmeasurable(neutral: Neutral) -> dict[str, str]:
+    """The measures this neutral face cannot support, each with the reason in words, to
+    be said instead of a number: eyes nearly closed at rest (looking down, a drooping
+    lid) leave no opening to take a fraction of, so neither eye closure nor the eye
+    narrowing of synkinesis can be read."""
+    narrowest = min(neutral.apertures) * neutral.mm
+    if narrowest >= MIN_EYE_OPENING_MM:
+        return {}
+    return {
+        "eye_closure": (
+            f"Eye closure is not measured: at rest an eye was open only {narrowest:.1f} mm "
+            f"(at least {MIN_EYE_OPENING_MM:g} mm are needed). Calibrate again looking at the "
+            "screen with the eyes open."
+        )
+    }

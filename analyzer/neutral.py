@@ -43,6 +43,7 @@ GUESS_FRAMES = 8
 CALM_QUANTILE = 60  # frames faster than this percentile of the clip's speeds are moving
 NEUTRAL_TOLERANCE = 0.2  # of the measure's catalogue target: this close to the least active is rest
 ROUNDS = 3
+FLOOR_RANK = 2  # the floor of the levels: the third-lowest (two misread frames cannot set it)
 
 
 def _targets() -> dict[str, float]:
@@ -104,8 +105,10 @@ def pick_neutral(
     """The neutral, decided by the pixels (``gray``: the candidates' grey frames).
 
     A baseline made from the current guess measures every candidate; the candidates
-    reading within a tolerance of the least active ones (the 10th percentile, so one
-    misread frame cannot set the floor) are the next guess; until it settles (three
+    reading within a tolerance of the least active ones (the third-lowest reading, so a
+    misread frame cannot set the floor; not a percentile: a clip with half a second of
+    rest has fewer rest frames than any useful percentile, and a percentile there falls
+    on the tail of a release) are the next guess; until it settles (three
     rounds at most). A guess made of the held movement reads the rest frames as moving
     against the measure's direction, so they take over in the next round.
     """
@@ -117,7 +120,7 @@ def pick_neutral(
     for _ in range(ROUNDS):
         baseline = baseline_of(_spread(guess, max_frames), points, gray)
         levels = np.array([_level(baseline, i, points, gray, found.measure) for i in frames])
-        floor = float(np.percentile(levels, 10))
+        floor = float(np.sort(levels)[min(FLOOR_RANK, len(levels) - 1)])
         chosen = [i for i, level in zip(frames, levels, strict=True) if level <= floor + tolerance]
         if chosen == guess:
             break

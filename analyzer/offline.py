@@ -28,7 +28,8 @@ from analyzer.baseline import Baseline
 from analyzer.cues import GateLimits
 from analyzer.engine import FaceEngine, exercise_summary
 from analyzer.exercise import ExerciseRecord, ExerciseTracker
-from analyzer.landmarks import FaceMeshLandmarker, FloatArray, Landmarker, Landmarks
+from analyzer.landmark_model import make_landmarker
+from analyzer.landmarks import FloatArray, Landmarker, Landmarks, Primable
 from analyzer.metrics import REGIONS, symmetry
 from analyzer.neutral import baseline_of, candidates, pick_neutral
 from analyzer.pixel_motion import Gray, to_gray
@@ -167,7 +168,9 @@ def _peak(values: list[float]) -> float:
     return float(np.percentile(values, 95)) if values else 0.0
 
 
-def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) -> dict[str, Any]:
+def _exercise_figures(
+    tracker: ExerciseTracker, values: dict[str, list[float]], unmeasured: dict[str, str]
+) -> dict[str, Any]:
     record: ExerciseRecord = tracker.record
     summary = exercise_summary(record)
     floor = tracker.noise_floor
@@ -180,11 +183,13 @@ def _exercise_figures(tracker: ExerciseTracker, values: dict[str, list[float]]) 
         weaker = votes.most_common(1)[0][0] if votes and index < 0.9 else None
     else:
         index, weaker = symmetry(peaks["left"], peaks["right"], floor)
+    if tracker.spec.measure in unmeasured:  # no number, the reason instead
+        index, weaker = None, None
     return {
         "exercise": tracker.spec.name,
         "symmetry": None if index is None else round(index, 3),
         "affected_side": weaker,
-        "sides_compared": True,  # every measure is read per side from the pixels
+        "sides_compared": tracker.spec.measure not in unmeasured,  # read per side from the pixels
         "reps": record.reps,
         "attempts": record.attempts,
         "sets": record.sets,
@@ -235,12 +240,23 @@ def analyze(
 
     Three reads of the file: landmarks for every frame (FaceMesh, the costly part), the
     pixels of the frames the neutral may be made of (``analyzer.neutral``, or the
-    ``neutral`` seconds given), then every frame through the live path.
+    ``neutral`` seconds given), then every frame through the live path. A landmarker
+    that learns per face (``Primable``: the tracked one) learns on the neutral frames
+    found, as a live session's calibration teaches it, and the landmarks are read once
+    more before measuring.
     """
     spec = get_exercise(exercise) if exercise else None  # CatalogueError before any decoding
     gates = GateLimits()
-    faces = _find_faces(path, max_side, landmarker or FaceMeshLandmarker(), gates, progress)
-    baseline, neutral_idx = _find_neutral(path, max_side, faces, gates, spec, neutral)
+    mesh = landmarker or make_landmarker()
+    try:
+        faces = _find_faces(path, max_side, mesh, gates, progress)
+        baseline, neutral_idx, seen = _find_neutral(path, max_side, faces, gates, spec, neutral)
+        if neutral_idx and isinstance(mesh, Primable) and mesh.prime([seen.rgb[i] for i in neutral_idx]):
+            faces = _find_faces(path, max_side, mesh, gates, progress, label="reading the face again")
+            neutral_idx = [i for i in neutral_idx if faces.usable[i] is not None]
+            baseline = baseline_of(neutral_idx, faces.usable, seen.gray) if neutral_idx else None
+    finally:
+        mesh.close()
 
     replay = ReplayLandmarker(faces.recorded)
     analysis = SessionAnalysis(OFFLINE_SID, "offline", replay)
@@ -306,11 +322,12 @@ def _find_faces(
     mesh: Landmarker,
     gates: GateLimits,
     progress: Callable[..., Progress] | None,
+    label: str = "finding the face",
 ) -> _Faces:
     recorded: list[Landmarks | None] = []
     times: list[float] = []
     total, frames = read_video(path, max_side)
-    bar = progress(total, label="finding the face") if progress else None
+    bar = progress(total, label=label) if progress else None
     try:
         for frame in frames:
             image, _ = prepare(frame.rgb, gates)
@@ -319,7 +336,7 @@ def _find_faces(
             if bar is not None:
                 bar.update(len(recorded))
     finally:
-        mesh.close()
+        frames.close()
     if bar is not None:
         bar.finish(len(recorded))
     if not recorded:
@@ -336,9 +353,9 @@ def _find_neutral(
     gates: GateLimits,
     spec: ExerciseSpec | None,
     neutral: tuple[float, float] | None,
-) -> tuple[Baseline | None, list[int]]:
+) -> tuple[Baseline | None, list[int], _Seen]:
     """The second read: the neutral baseline, from the ``neutral`` seconds given or found
-    in the clip (``analyzer.neutral``), and the frames it was made of."""
+    in the clip (``analyzer.neutral``), the frames it was made of, and the pixels read."""
     found = None
     if neutral is not None:
         given = [
@@ -355,20 +372,33 @@ def _find_neutral(
     else:
         found = candidates(faces.usable, spec.measure if spec else None)
         wanted = set(found.frames)
+    seen = _Seen()
     if not wanted:
-        return None, []
-    gray: dict[int, Gray] = {}  # grey pixels of these frames only
+        return None, [], seen
     last = max(wanted)
     _, frames = read_video(path, max_side)
     for frame in frames:
         if frame.index in wanted:
-            gray[frame.index] = to_gray(prepare(frame.rgb, gates)[0])
+            image = prepare(frame.rgb, gates)[0]
+            seen.rgb[frame.index] = image
+            seen.gray[frame.index] = to_gray(image)
         if frame.index >= last:
             break
     frames.close()
     if found is None:
-        return baseline_of(sorted(gray), faces.usable, gray), sorted(gray)
-    return pick_neutral(found, faces.usable, gray)
+        chosen = sorted(seen.gray)
+        return baseline_of(chosen, faces.usable, seen.gray), chosen, seen
+    baseline, chosen = pick_neutral(found, faces.usable, seen.gray)
+    return baseline, chosen, seen
+
+
+@dataclass
+class _Seen:
+    """The pixels of the frames the neutral may be made of (at most 60: the candidates),
+    kept for the baseline and for priming the landmarker; nothing else of the clip."""
+
+    rgb: dict[int, npt.NDArray[np.uint8]] = field(default_factory=dict)
+    gray: dict[int, Gray] = field(default_factory=dict)
 
 
 @dataclass
@@ -411,7 +441,9 @@ class _Measured:
             chosen = max(
                 engine.observers, key=lambda tr: (tr.record.attempts > 0, engine.peaks.get(tr.spec.name, 0.0))
             )
-        figures = _exercise_figures(chosen, self.targets.get(chosen.spec.name, {"left": [], "right": []}))
+        figures = _exercise_figures(
+            chosen, self.targets.get(chosen.spec.name, {"left": [], "right": []}), engine.unmeasured
+        )
         regions: dict[str, Any] = {}
         for name, sides in self.regions.items():
             peak_l, peak_r = _peak(sides["left"]), _peak(sides["right"])
@@ -433,13 +465,17 @@ class _Measured:
                 "mouth": resting.mouth_mm,
             },
             "regions": regions,
+            "not_measured": dict(engine.unmeasured),  # measure -> why it has no number
         }
 
 
 def format_report(report: dict[str, Any]) -> str:
     """The report as a few lines of plain text for a person at a terminal."""
     s = report["summary"]
+    unmeasured = s.get("not_measured", {})
     side = s["affected_side"] or "none (symmetric)"
+    if s["target"]["measure"] in unmeasured:
+        side = "not measured"
     sym = "n/a" if s["symmetry"] is None else f"{s['symmetry']:.2f}"
     rest = s["resting_asymmetry_mm"]
     lines = [
@@ -453,4 +489,5 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for name, r in s["regions"].items():
         lines.append(f"  {name:6s} left {r['left_mm']:5.1f} mm  right {r['right_mm']:5.1f} mm")
+    lines.extend(unmeasured.values())
     return "\n".join(lines)

@@ -222,12 +222,25 @@ class NeutralImage:
             raise ValueError("neutral image checkpoint has the wrong size")
         return cls.of(neutral_points, np.frombuffer(data, dtype=np.uint8).reshape(CANVAS_H, CANVAS_W).copy())
 
-    def track(self, gray: Gray, points: FloatArray, aligned: FloatArray) -> FloatArray:
+    def track(self, gray: Gray, points: FloatArray, aligned: FloatArray) -> tuple[FloatArray, float | None]:
         """``aligned`` (landmarks aligned to the neutral) with each tracked point moved to
-        where its pixels went; points that fail the checks keep the landmark value."""
+        where its pixels went; points that fail the checks keep the landmark value. And
+        how far the landmarks misplaced the face on the canvas (px, the median over the
+        never-moving points the pixels found; None when too few were found): what the
+        pixels corrected, large when the landmarks are not this frame's."""
         to_cv = fit_similarity(points[_FIT_IDX, :2], self.fit_target, _FIT_KEEP)
         current = to_canvas(gray, to_cv)
         moved, ok = _lk(self.canvas, current, self.start)
+        stable_ok = ok[_N_REGION:]
+        misplaced = (
+            float(
+                np.median(
+                    np.linalg.norm(moved[_N_REGION:][stable_ok] - self.start[_N_REGION:][stable_ok], axis=1)
+                )
+            )
+            if int(stable_ok.sum()) >= 6
+            else None
+        )
         # Registration by pixels: where the points that never move went is what the
         # landmark placement got wrong; ``fix`` maps the current canvas onto the neutral's.
         fix = _residual(moved[_N_REGION:], ok[_N_REGION:], self.start[_N_REGION:])
@@ -243,7 +256,7 @@ class NeutralImage:
         region = ok[:_N_REGION]
         out[_ALL[:_N_REGION][region], :2] = apply(self.back, moved[:_N_REGION][region])
         out[_LIDS_IDX, :2] = apply(self.back, lids)
-        return out
+        return out, misplaced
 
 
 def _residual(

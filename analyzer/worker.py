@@ -87,7 +87,9 @@ class Worker:
         # one core busy while the event loop only moves bytes. Run one worker per core.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"analysis-{self.id}")
         self._owned: dict[str, _Owned] = {}
-        self._config = AnalysisConfig(max_frame_bytes=settings.max_frame_bytes)
+        self._config = AnalysisConfig(
+            max_frame_bytes=settings.max_frame_bytes, landmark_every=settings.landmark_every
+        )
         self.draining = False  # set on SIGTERM: /readyz then answers 503
         # Counters of sessions this worker no longer holds, so /metrics totals only grow.
         self.retired: Counter[str] = Counter()

@@ -19,8 +19,11 @@ so the figures are the user's figures. Clip kinds, per face:
 * a short lead-in (0.5 s of rest) and rest only at the end: the neutral stretch must be
   found in the clip itself.
 
-``--landmarker tracked`` measures with the tracked landmarker instead of the default
-whole graph. The naive baseline (``naive_symmetry``): the whole FaceMesh graph's
+``--landmarker facemesh`` measures with the whole graph instead of the default tracked
+landmarker. Clips where the engine declines a measure and says why
+(``summary.not_measured``) are counted apart (``summarise``).
+
+The naive baseline (``naive_symmetry``): the whole FaceMesh graph's
 landmarks (refined irises) on the same frames, recorded while ``analyze`` ran;
 neutral = the mean of the first 8 frames, each frame similarity-aligned to it, the
 exercise's per-side measure, min/max of the per-side 95th-percentile peaks.
@@ -35,8 +38,8 @@ import json
 import statistics
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +49,7 @@ import numpy as np
 
 from analyzer.alignment import align
 from analyzer.landmark_model import make_landmarker
-from analyzer.landmarks import FaceMeshLandmarker, Landmarks
+from analyzer.landmarks import FaceMeshLandmarker, Landmarks, Primable
 from analyzer.metrics import Neutral, Side, measure, mm_per_unit
 from analyzer.offline import analyze
 from benchmarks.faces import FACES
@@ -247,17 +250,27 @@ class RecordingLandmarker:
     """The landmarker under test (``--landmarker``) for the engine, and the whole FaceMesh
     graph's answers on the same images for the naive baseline (as the issue's baseline
     did: MediaPipe's landmarks with refined irises): the same answers when the graph is
-    the landmarker under test."""
+    the landmarker under test. ``analyze`` reads the clip's landmarks a second time when
+    the landmarker under test learns per face (``prime``); the graph's are recorded on
+    the first read only."""
 
     def __init__(self, kind: str) -> None:
         self.mesh = FaceMeshLandmarker()
         self.ours = self.mesh if kind == "facemesh" else make_landmarker(kind)
         self.seen: list[Landmarks | None] = []
+        self.recording = True
 
     def detect(self, image: Image) -> Landmarks | None:
+        if self.ours is not self.mesh and not self.recording:
+            return self.ours.detect(image)
         found = self.mesh.detect(image)
         self.seen.append(found)
         return found if self.ours is self.mesh else self.ours.detect(image)
+
+    def prime(self, images: Sequence[Image]) -> bool:
+        primed = isinstance(self.ours, Primable) and self.ours.prime(images)
+        self.recording = not primed
+        return primed
 
     def close(self) -> None:
         if self.ours is not self.mesh:
@@ -319,6 +332,9 @@ def run_face(name: str, index: int, kinds: set[str], tally: Tally, workdir: Path
             continue
         s = report["summary"]
         naive, naive_side = naive_symmetry(recorder.seen, clip.exercise)
+        # What the engine declined, saying why (eyes nearly closed at rest): the clip's
+        # exercise's measure (no symmetry), or eye closure (no eye narrowing: synkinesis).
+        declined = s.get("not_measured", {})
         row = {
             "face": name,
             "clip": clip.name,
@@ -335,6 +351,8 @@ def run_face(name: str, index: int, kinds: set[str], tally: Tally, workdir: Path
             "naive": naive,
             "naive_side": naive_side,
             "seconds": time.monotonic() - started,
+            "not_measured": declined.get(s["target"]["measure"]),
+            "synkinesis_not_measured": declined.get("eye_closure"),
             "truth_side": clip.truth.get("side"),
             "attempts_truth": clip.truth.get("attempts", 1),
             **{k: v for k, v in clip.truth.items() if k not in ("side", "attempts")},
@@ -361,11 +379,27 @@ def _mae(rows: list[dict[str, Any]], key: str) -> float | None:
 
 
 def summarise(tally: Tally) -> dict[str, Any]:
-    measured = [r for r in tally.rows if "refused" not in r]
+    """The figures over the clips the engine measured; clips where it declined a measure
+    and said why (``not_measured``) are counted apart, and the overall figure is also
+    given with each of them scored as a reading of 0 (the worst case for the engine)."""
+    answered = [r for r in tally.rows if "refused" not in r]
+    declined = [r for r in answered if r.get("not_measured")]
+    measured = [r for r in answered if not r.get("not_measured")]
     extra = [r for r in measured if r.get("extra")]
     with_k = [r for r in measured if "k" in r and not r.get("extra")]
-    out: dict[str, Any] = {"clips": len(tally.rows), "refused": len(tally.rows) - len(measured)}
-    out["symmetry_mae"] = {"all": _mae(with_k, "symmetry"), "naive": _mae(with_k, "naive")}
+    out: dict[str, Any] = {"clips": len(tally.rows), "refused": len(tally.rows) - len(answered)}
+    out["not_measured"] = {
+        "clips": len(declined),
+        "by_face": dict(sorted(Counter(r["face"] for r in declined).items())),
+        "by_exercise": dict(sorted(Counter(r["exercise"] for r in declined).items())),
+    }
+    all_k = [r for r in answered if "k" in r and not r.get("extra")]
+    out["symmetry_mae"] = {
+        "all": _mae(with_k, "symmetry"),
+        "naive": _mae(with_k, "naive"),
+        "all_with_not_measured_as_0": _mae(all_k, "symmetry"),  # _mae reads None as 0
+        "naive_on_every_clip": _mae(all_k, "naive"),
+    }
     by_ex: dict[str, Any] = {}
     for m in MOVEMENTS + EXTRA:
         rows = [r for r in (extra if m in EXTRA else with_k) if r["exercise"] == m.exercise]
@@ -401,14 +435,18 @@ def summarise(tally: Tally) -> dict[str, Any]:
         "clips": len(weak),
     }
     # "synkinesis" holds the reading; the truth is in the clip's name.
-    pos = [r for r in measured if r["clip"].startswith("synkinesis")]
-    neg = [r for r in measured if r["clip"].startswith("no synkinesis")]
+    synk = [r for r in measured if not r.get("synkinesis_not_measured")]
+    pos = [r for r in synk if r["clip"].startswith("synkinesis")]
+    neg = [r for r in synk if r["clip"].startswith("no synkinesis")]
     out["synkinesis"] = {
         "auc": auc([r["synkinesis"] for r in pos], [r["synkinesis"] for r in neg]),
         "side_right": sum(r["synkinesis_side"] == r["truth_side"] for r in pos) / max(1, len(pos)),
         "alerted": sum(r["synkinesis"] >= 0.15 for r in pos) / max(1, len(pos)),
         "false_alerts": sum(r["synkinesis"] >= 0.15 for r in neg) / max(1, len(neg)),
         "clips": len(pos) + len(neg),
+        "not_measured": sum(
+            bool(r.get("synkinesis_not_measured")) for r in measured if "synkinesis" in r["clip"]
+        ),
     }
     droop = [r for r in measured if r["clip"] == "resting droop"]
     errors = []
@@ -439,7 +477,7 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="*", default=kinds_all, help=f"default: {kinds_all}")
     parser.add_argument("--json", default=None)
     parser.add_argument(
-        "--landmarker", choices=LANDMARKERS, default="facemesh", help="TELEREHAB_LANDMARKER under test"
+        "--landmarker", choices=LANDMARKERS, default="tracked", help="TELEREHAB_LANDMARKER under test"
     )
     parser.add_argument("--summarise", default=None, metavar="JSON", help="only summarise an earlier --json")
     args = parser.parse_args()

@@ -8,9 +8,9 @@ smiles and brow lifts with a little head motion) go through:
   (a') our landmarker alone: ``TrackedLandmarker().detect(rgb)`` on the same arrays
        (FaceMesh's landmark model on a tracked region, ``analyzer.landmark_model``);
   (b)  ``SessionAnalysis.process(frame)``: JPEG decode, the default landmarker (the
-       whole graph), pose gate, alignment, the pixel measurement, the engine (after
-       calibration); (b') the same with the tracked landmarker
-       (``TELEREHAB_LANDMARKER=tracked``);
+       tracked one), pose gate, alignment, the pixel measurement, the engine (after
+       calibration); (b') the same with the whole graph as the landmarker
+       (``TELEREHAB_LANDMARKER=facemesh``), shown, not judged;
   (c)  one real analyzer worker process (``python -m services.cli analyzer``) fed through
        Redis in a closed loop: push a frame like the gateway's sampler, wait for its
        feedback, push the next, so none is dropped.
@@ -20,6 +20,9 @@ worker in (c) is pinned to that same core (``taskset``) and this process, the fe
 moves to the other cores. A pass during which other processes used more than
 ``--max-other-load`` cores is repeated (at most ``--retries`` extra passes) and the
 quietest passes count.
+
+The process is set up as a worker sets itself up (``analyzer.service.one_core``: OpenCV
+without its own thread pool).
 
 Target (DESIGN.md §5, issue 10: an analysed frame costs ≤ 1.25× bare FaceMesh): (b)/(a)
 and (c)/(a) ≥ 0.8 per core, judged on frames per
@@ -214,24 +217,26 @@ class Noise:
     retries: int
 
 
-PATHS = ("bare", "ours", "analysis", "analysis_tracked")
+PATHS = ("bare", "ours", "analysis", "analysis_graph")
 
 
 def run_in_process(
     frames: Frames, repeats: int, noise: Noise
 ) -> tuple[dict[str, list[Pass]], dict[str, float]]:
-    """(a), (a'), (b) with the default landmarker (the whole graph) and (b') with the
-    tracked one, alternating pass by pass; the breakdown is of (b')."""
+    """(a), (a'), (b) with the default landmarker (the tracked one) and (b') with the
+    whole graph, alternating pass by pass; the breakdown is of (b)."""
     from analyzer.analysis import SessionAnalysis
-    from analyzer.landmark_model import TrackedLandmarker
+    from analyzer.landmark_model import TrackedLandmarker, make_landmarker
     from analyzer.landmarks import FaceMeshLandmarker
+    from analyzer.service import one_core
     from shared.messages import Frame
 
+    one_core()
     bare = FaceMeshLandmarker()
     ours = TrackedLandmarker()
     analyses = {
-        "analysis": SessionAnalysis("bench-" + uuid.uuid4().hex[:10], "bench", FaceMeshLandmarker()),
-        "analysis_tracked": SessionAnalysis("bench-" + uuid.uuid4().hex[:10], "bench", TrackedLandmarker()),
+        "analysis": SessionAnalysis("bench-" + uuid.uuid4().hex[:10], "bench", make_landmarker()),
+        "analysis_graph": SessionAnalysis("bench-" + uuid.uuid4().hex[:10], "bench", FaceMeshLandmarker()),
     }
     seq = 0
     for data in frames.calibration:
@@ -269,13 +274,13 @@ def run_in_process(
         clean += other <= noise.limit
         print(
             f"  pass {len(passes['bare'])}: bare {done['bare'].fps:.1f} fps, analysis "
-            f"{done['analysis'].fps:.1f} fps, tracked {done['analysis_tracked'].fps:.1f} fps "
+            f"{done['analysis'].fps:.1f} fps, with the graph {done['analysis_graph'].fps:.1f} fps "
             f"(other load {other:.2f} cores)",
             flush=True,
         )
     quietest = sorted(range(len(passes["bare"])), key=lambda i: passes["bare"][i].others_cores)[:repeats]
     passes = {name: [runs[i] for i in quietest] for name, runs in passes.items()}
-    breakdown = breakdown_pass(analyses["analysis_tracked"], frames, seq)
+    breakdown = breakdown_pass(analyses["analysis"], frames, seq)
     bare.close()
     ours.close()
     for analysis in analyses.values():
@@ -383,7 +388,7 @@ async def run_worker(
         return sorted(passes, key=lambda p: p.others_cores)[:repeats]
     finally:
         if sid:
-            await store.end(sid, 5)
+            await store.end(sid, 5, 3600)
         worker.stop()
         await drop_prefix(redis, prefix)
         await redis.aclose()
@@ -524,9 +529,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         bare,
         summarise("(a') TrackedLandmarker detect() alone", "tracked landmarker", passes["ours"], bare),
-        summarise("(b) SessionAnalysis.process(), facemesh", "analysis", passes["analysis"], bare),
+        summarise("(b) SessionAnalysis.process(), default", "analysis", passes["analysis"], bare),
         summarise(
-            "(b') SessionAnalysis.process(), tracked", "analysis tracked", passes["analysis_tracked"], bare
+            "(b') SessionAnalysis.process(), facemesh",
+            "analysis with the graph",
+            passes["analysis_graph"],
+            bare,
         ),
     ]
     if worker_passes:
@@ -574,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print_table(
-        "Where (b') spends its time, ms per frame (one extra pass with each step timed)",
+        "Where (b) spends its time, ms per frame (one extra pass with each step timed)",
         ["step of SessionAnalysis.process()", "ms/frame", "share"],
         [[name, f"{ms:.3f}", f"{ms / breakdown['total']:.0%}"] for name, ms in breakdown.items()],
     )
@@ -608,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     # Judged on CPU time: frames per CPU-second of the analysing process is the per-core
     # rate, it holds up under other load on the machine, and it leaves out the closed
     # loop's wait for the feeder's round trip in (c), which a gateway never makes.
-    ratios = [r["ratio_cpu"] for r in rows[1:]]
+    judged = [r for r in rows if r["path"].startswith(("(b)", "(c)"))]
+    ratios = [r["ratio_cpu"] for r in judged]
     verdict = "PASS" if all(x >= TARGET_RATIO for x in ratios) else "FAIL"
     parts = [f"bare FaceMesh {bare['fps_per_cpu_second']:.0f} fps/core"]
     parts += [
@@ -617,7 +626,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows[1:]
     ]
     print()
-    print(f"analyzer_throughput: {'; '.join(parts)} — target >= {TARGET_RATIO}x bare per core: {verdict}")
+    print(
+        f"analyzer_throughput: {'; '.join(parts)} — target >= {TARGET_RATIO}x bare per core "
+        f"for (b) and (c): {verdict}"
+    )
 
     write_json(
         args.json,

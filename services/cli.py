@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "--landmarker",
         choices=LANDMARKERS,
         default=None,
-        help="landmark backend (default TELEREHAB_LANDMARKER, facemesh)",
+        help="landmark backend (default TELEREHAB_LANDMARKER, tracked)",
     )
     clinic = sub.add_parser("clinic", help="run the clinic API alone (clinic create-admin: add an admin)")
     clinic_sub = clinic.add_subparsers(dest="clinic_command")

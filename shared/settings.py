@@ -66,10 +66,13 @@ class Settings:
     worker_max_sessions: int = 8
     analyzer_workers: int = 2
     analyzer_metrics_port: int = 0  # 0: no HTTP endpoints on analyzer workers
-    # "facemesh": MediaPipe's whole graph (~2x bare FaceMesh per analysed frame, the most
-    # accurate); "tracked": its landmark model on a tracked region (analyzer.landmark_model,
-    # ~1.25x; reads eye closure less well, see the README).
-    landmarker: str = "facemesh"
+    # "tracked": FaceMesh's landmark model on a tracked region (analyzer.landmark_model,
+    # about 1.25x bare FaceMesh per analysed frame); "facemesh": MediaPipe's whole graph
+    # (about 2x, no more accurate in the accuracy benchmark; see the README).
+    landmarker: str = "tracked"
+    # Landmarks on every n-th measured frame, the pixels measure every frame (1: landmarks
+    # on every frame too; analyzer.analysis.SessionAnalysis._landmarks).
+    landmark_every: int = 3
     session_idle_ttl_s: int = 120
     # A session without frames this long gives its analyzer slot back (checkpoint kept for
     # session_idle_ttl_s); the gateway re-registers it when frames flow again. Abandoned
@@ -181,6 +184,7 @@ class Settings:
             "landmarker": env.get("TELEREHAB_LANDMARKER", d.landmarker).strip().lower(),
             "connect_timeout_s": _number(env, "TELEREHAB_CONNECT_TIMEOUT_S", d.connect_timeout_s, 2, 600),
             "analysis_idle_s": _number(env, "TELEREHAB_ANALYSIS_IDLE_S", d.analysis_idle_s, 1, 3600),
+            "landmark_every": _number(env, "TELEREHAB_LANDMARK_EVERY", d.landmark_every, 1, 8),
             "session_idle_ttl_s": _number(
                 env, "TELEREHAB_SESSION_IDLE_TTL_S", d.session_idle_ttl_s, 5, 86400
             ),

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from analyzer.alignment import align
-from analyzer.analysis import SessionAnalysis
+from analyzer.analysis import AnalysisConfig, SessionAnalysis
 from analyzer.cues import CUE_FACE_CAMERA
 from analyzer.frames import encode_jpeg
-from analyzer.landmarks import FaceMeshLandmarker
+from analyzer.landmarks import FaceMeshLandmarker, Landmarks
 from analyzer.metrics import Neutral, measure, mm_per_unit
 from analyzer.pixel_motion import CANVAS_H, CANVAS_W
 from shared.messages import Feedback, Frame
@@ -183,3 +183,45 @@ def test_the_checkpoint_carries_the_neutral_pixels_and_a_successor_measures_alik
     broken = msgspec.structs.replace(checkpoint, neutral_image=b"short")
     with pytest.raises(ValueError, match="neutral image"):
         SessionAnalysis("unit-test-1", "w3", FaceMeshLandmarker(), checkpoint=broken)
+
+
+class CountingLandmarker:
+    """The real landmarker, counting its runs."""
+
+    def __init__(self) -> None:
+        self.inner = FaceMeshLandmarker()
+        self.runs = 0
+
+    def detect(self, image: np.ndarray) -> Landmarks | None:
+        self.runs += 1
+        return self.inner.detect(image)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_landmarks_every_other_frame_and_the_pixels_measure_between(face: SyntheticFace) -> None:
+    counting = CountingLandmarker()
+    analysis = SessionAnalysis("unit-test-1", "w", counting, AnalysisConfig(landmark_every=2))
+    settle(analysis, face.render(Movement()), 20)
+    assert analysis.engine is not None and counting.runs == 20  # calibration: every frame
+    # A smile while the head drifts 1.5 px and 0.4 degrees a frame (fast for a face doing
+    # an exercise): the frames without their own landmarks measure it as well.
+    readings = []
+    for i in range(12):
+        image = face.render(
+            Movement(smile_left=14, smile_right=7), shift=(1.5 * i, 0.5 * i), angle_deg=0.4 * i
+        )
+        result = analysis.process(frame(image, 20 + i))
+        assert result.status == "tracking"
+        readings.append(dict(analysis.engine.last_features["smile"]))
+    assert counting.runs == 26  # 6 of the 12 frames
+    for fresh, reused in zip(readings[6::2], readings[7::2], strict=True):
+        assert abs(fresh["left"] - reused["left"]) < 0.6 and abs(fresh["right"] - reused["right"]) < 0.6
+    last = readings[-1]
+    assert abs(last["right"] / last["left"] - 0.5) < 0.12, last
+    # A frame that is not measured (no face) makes the next one find its own landmarks.
+    analysis.process(frame(np.zeros_like(face.render(Movement())), 40))
+    runs = counting.runs
+    analysis.process(frame(face.render(Movement(smile_left=14, smile_right=7)), 41))
+    assert counting.runs == runs + 1

@@ -50,3 +50,15 @@ def test_kubernetes_manifests_are_valid_against_the_kubernetes_schemas() -> None
             kubernetes_validate.validate(doc, version, strict=True)  # raises on any error
             checked += 1
     assert checked >= 12
+
+
+def test_the_readme_access_matrix_is_the_one_the_api_declares() -> None:
+    from gateway.api import openapi_key
+    from gateway.openapi import access_matrix
+    from services.site import create_site
+    from shared.settings import Settings
+
+    app = create_site(Settings(secret="matrix-only-not-a-secret", clinic_enabled=True))
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("<!-- access-matrix -->\n", 1)[1].split("\n<!-- /access-matrix -->", 1)[0]
+    assert shown == access_matrix(app[openapi_key]), "refresh it: python scripts/access_matrix.py"

@@ -8,7 +8,9 @@ import pytest
 
 from analyzer.analysis import SessionAnalysis
 from analyzer.baseline import Baseline
+from analyzer.cues import CUE_EYES_UNMEASURED
 from analyzer.engine import FaceEngine
+from analyzer.face_points import EYELIDS
 from analyzer.landmarks import FloatArray, Landmarks
 from analyzer.metrics import mm_per_unit
 from shared.exercises import get_exercise
@@ -113,3 +115,39 @@ def test_a_guided_assessment_runs_on_the_frame_clock_and_lands_in_the_summary(ne
     assert estimate.voluntary["open_smile"] in (2, 3)  # the right corner moved about a third
     assert all(grade == 1 for name, grade in estimate.voluntary.items() if name != "open_smile")
     assert engine.summary("abcdefgh1", 1).assessment == estimate
+
+
+def narrowed(points: FloatArray, fraction: float, right: float | None = None) -> FloatArray:
+    """``points`` with the upper lids lowered by ``fraction`` of their gap (eyes nearly
+    closed: looking down, a drooping lid), the right one by ``right`` if given."""
+    out = points.copy()
+    for side in ("left", "right"):
+        amount = right if side == "right" and right is not None else fraction
+        for upper, lower in EYELIDS[side]:  # type: ignore[index]
+            out[upper, :2] += (points[lower, :2] - points[upper, :2]) * amount
+    return out
+
+
+def test_eyes_nearly_closed_at_rest_are_not_measured_and_the_engine_says_why(neutral: FloatArray) -> None:
+    squint = narrowed(neutral, 0.85)
+    engine = FaceEngine(Baseline(squint, mm_per_unit(squint)))
+    reason = engine.unmeasured["eye_closure"]
+    assert "open only" in reason and "eyes open" in reason
+    assert FaceEngine(Baseline(neutral, mm_per_unit(neutral))).unmeasured == {}  # open eyes
+    engine.start_exercise(get_exercise("gentle_eye_closure").with_dose(reps=2, hold_s=1.0))
+    t = 0.0
+    for frame in [squint] * 10 + [narrowed(neutral, 0.97)] * 40 + [squint] * 20:  # "closing"
+        t += 1 / FPS
+        result = engine.step(frame, t)
+        assert result.exercise is None and result.cues == [CUE_EYES_UNMEASURED]
+    assert engine.records["gentle_eye_closure"].attempts == 0
+    # A smile with the weaker side's eye "narrowing" is no synkinesis reading either:
+    # there is no opening to narrow.
+    engine.start_exercise(get_exercise("closed_smile").with_dose(reps=1, hold_s=1.0))
+    for i in range(30):
+        frame = smiling(
+            narrowed(neutral, 0.85, 0.85 + 0.13 * (i > 5)), 14 * min(i, 10) / 10, 6 * min(i, 10) / 10
+        )
+        result = engine.step(frame, t := t + 1 / FPS)
+        assert result.synkinesis is None or result.synkinesis.index < 0.05, result.synkinesis
+    assert result.exercise is not None and result.exercise.value.left > 3.0  # the smile is measured

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from analyzer.landmark_model import MODEL_SIZE, TrackedLandmarker, crop_matrix, region
+from analyzer.landmark_model import LEARN_FRAMES, MODEL_SIZE, TrackedLandmarker, crop_matrix, region
 from analyzer.landmarks import FaceMeshLandmarker, FloatArray
-from analyzer.metrics import inter_pupil_distance, mm_per_unit
+from analyzer.metrics import Neutral, inter_pupil_distance, mm_per_unit
 from testkit.synthetic import Movement, SyntheticFace
 
 
@@ -100,3 +100,34 @@ def test_no_face_is_said_and_the_face_is_found_again_when_it_returns(face: Synth
     assert points[2] is None and points[3] is None
     assert points[4] is not None
     assert np.abs(points[4][:468, :2] - points[1][:468, :2]).mean() < 1.0
+
+
+def test_priming_on_the_relaxed_face_undoes_what_a_movement_taught(face: SyntheticFace) -> None:
+    """Learned on shut eyes (a clip that opens mid-movement), the offsets carry the shut
+    lids into later frames; primed on the relaxed face, open eyes read open."""
+    shut = face.render(Movement(eye_close_left=0.9, eye_close_right=0.9))
+    rest = face.render(Movement())
+
+    def opening_mm(landmarker: TrackedLandmarker) -> float:
+        points = track(landmarker, [rest] * 3)[-1]
+        assert points is not None
+        neutral = Neutral.of(points.astype(np.float64), mm_per_unit(points.astype(np.float64)))
+        return min(neutral.apertures) * neutral.mm
+
+    taught_shut = TrackedLandmarker()
+    track(taught_shut, [shut] * (LEARN_FRAMES + 1))
+    primed = TrackedLandmarker()
+    track(primed, [shut] * (LEARN_FRAMES + 1))
+    assert primed.prime([rest] * 5)
+    graph = FaceMeshLandmarker()
+    truth = graph.detect(rest)
+    graph.close()
+    assert truth is not None
+    expected = Neutral.of(truth.points.astype(np.float64), mm_per_unit(truth.points.astype(np.float64)))
+    expected_mm = min(expected.apertures) * expected.mm
+    assert opening_mm(taught_shut) < 0.8 * expected_mm  # the shut lids carried over
+    assert abs(opening_mm(primed) - expected_mm) < 0.15 * expected_mm
+    # Primed, it keeps what it learned when it finds the face again (one clip, one face).
+    assert track(primed, [np.zeros_like(rest)])[-1] is None
+    assert abs(opening_mm(primed) - expected_mm) < 0.15 * expected_mm
+    assert not TrackedLandmarker().prime([np.zeros_like(rest)])  # no face: nothing learned
