@@ -13,6 +13,7 @@ import msgspec
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
+from gateway.bodies import Offer, SessionCreate
 from gateway.commands import MAX_COMMAND_BYTES, CommandIn, catalogue_info, parse_command
 from gateway.errors import (
     BadRequest,
@@ -24,7 +25,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.ice import ice_servers_for, rtc_configuration
-from gateway.openapi import Offer, Operation, SessionCreate, document
+from gateway.openapi import Operation, document
 from gateway.registry import RoomRegistry
 from gateway.room import RoomFull
 from gateway.signalling import answer_offer, validate_offer
@@ -122,9 +123,15 @@ async def create_session(request: web.Request) -> web.Response:
     authenticate(request, ("clinic",))
     settings = request.app[settings_key]
     body = await read_json(request, 4096)
-    ttl = body.get("ttl_s", settings.token_ttl_s) if isinstance(body, dict) else settings.token_ttl_s
-    if not isinstance(ttl, int) or not 60 <= ttl <= settings.token_ttl_s:
-        raise BadRequest(f"'ttl_s' must be an integer from 60 to {settings.token_ttl_s}.")
+    wrong_ttl = f"'ttl_s' must be an integer from 60 to {settings.token_ttl_s}."
+    try:
+        wanted = msgspec.convert(body, SessionCreate)
+    except msgspec.ValidationError as exc:
+        message = wrong_ttl if "ttl_s" in str(exc) else f"The request body does not fit: {exc}."
+        raise BadRequest(message) from None
+    ttl = settings.token_ttl_s if wanted.ttl_s is None else wanted.ttl_s
+    if ttl > settings.token_ttl_s:
+        raise BadRequest(wrong_ttl)
     info = await request.app[registry_key].store.create(ttl)
     log.info("session %s created", info.sid)
     links = join_links(settings, info.sid, link_base(request, settings))
@@ -265,7 +272,14 @@ IN_SESSION = ("patient", "therapist")
 API: list[Operation] = [
     Operation("GET", "/api/openapi.json", openapi_json, "This document", None),
     Operation(
-        "POST", "/api/sessions", create_session, "Open a session: its join links", CLINIC, SessionCreate, 201
+        "POST",
+        "/api/sessions",
+        create_session,
+        "Open a session: its join links",
+        CLINIC,
+        SessionCreate,
+        201,
+        body_required=False,
     ),
     Operation(
         "GET", "/api/session", session_info, "The session a join token is for, and ICE servers", IN_SESSION

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -29,19 +29,6 @@ ERROR = {
 SESSION_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
 
 
-class SessionCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """``POST /api/sessions`` (a clinic token): how long the join links live."""
-
-    ttl_s: Annotated[int, msgspec.Meta(ge=60)] | None = None
-
-
-class Offer(msgspec.Struct):
-    """``POST /api/offer``: the browser's SDP offer (``gateway.signalling.validate_offer``)."""
-
-    type: Literal["offer"]
-    sdp: Annotated[str, msgspec.Meta(min_length=1)]
-
-
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -51,6 +38,7 @@ class Operation:
     roles: tuple[str, ...] | None  # bearer-token roles; None: no token
     body: type | None = None
     status: int = 200
+    body_required: bool = True
     produces: str = "application/json"
 
 
@@ -89,7 +77,7 @@ def document(operations: Sequence[Operation], extra_paths: dict[str, Any] | None
             entry["parameters"] = params
         if op.body is not None:
             entry["requestBody"] = {
-                "required": op.body is Offer,
+                "required": op.body_required,
                 "content": {"application/json": {"schema": body_schema[id(op.body)]}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = entry

@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from gateway.bodies import Offer
 from gateway.errors import BadSdp
 from gateway.room import Participant, Room
 from shared.tokens import Role
@@ -18,12 +20,18 @@ MAX_SDP_LINES = 2000
 
 
 def validate_offer(body: Any, max_bytes: int) -> str:
+    """The SDP text of an offer body (``gateway.bodies.Offer``), checked line by line
+    before aiortc parses it."""
     if not isinstance(body, dict):
         raise BadSdp("The offer must be a JSON object with 'sdp' and 'type'.")
-    if body.get("type") != "offer":
-        raise BadSdp("Only SDP offers are accepted ('type' must be 'offer').")
-    sdp = body.get("sdp")
-    if not isinstance(sdp, str) or not sdp.strip():
+    try:
+        offer = msgspec.convert(body, Offer)
+    except msgspec.ValidationError as exc:
+        if "$.type" in str(exc) or "`type`" in str(exc):
+            raise BadSdp("Only SDP offers are accepted ('type' must be 'offer').") from None
+        raise BadSdp("The offer has no SDP text.") from None
+    sdp = offer.sdp
+    if not sdp.strip():
         raise BadSdp("The offer has no SDP text.")
     if len(sdp.encode()) > max_bytes:
         raise BadSdp(f"The SDP offer is larger than {max_bytes} bytes.", code="sdp_too_large", status=413)

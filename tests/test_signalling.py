@@ -276,3 +276,25 @@ async def test_half_open_and_trickling_clients_are_cut_off_and_others_are_served
             half_writer.close()
     finally:
         await server.close()
+
+
+async def test_session_creation_takes_a_typed_bounded_body(gateway: Gateway) -> None:
+    clinic = gateway.clinic_token()
+    limit = gateway.settings.token_ttl_s
+    for body, ok in (
+        ({"ttl_s": 120}, True),
+        ({}, True),
+        ({"ttl_s": 59}, False),
+        ({"ttl_s": limit + 1}, False),
+        ({"ttl_s": "600"}, False),
+        ({"ttl_s": 1.5}, False),
+        ({"tl_s": 120}, False),
+        ([1], False),
+    ):
+        status, reply = await _post(gateway, "/api/sessions", clinic, json=body)
+        if ok:
+            assert status == 201, (body, reply)
+        else:
+            assert status == 400 and reply["error"]["code"] == "bad_request", (body, reply)  # type: ignore[index]
+    status, reply = await _post(gateway, "/api/sessions", clinic, json={"ttl_s": 59})
+    assert f"from 60 to {limit}" in reply["error"]["message"]  # type: ignore[index]
