@@ -25,6 +25,7 @@ from services.clinic import (
     auth,
     ended,
     intake,
+    letters,
     people,
     programme,
     progress,
@@ -78,6 +79,7 @@ ROUTES: list[Route] = [
     *questionnaires.ROUTES,
     *referrals.ROUTES,
     *report.ROUTES,
+    *letters.ROUTES,
     *audit_api.ROUTES,
 ]
 

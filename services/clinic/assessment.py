@@ -15,6 +15,7 @@ from services.clinic.context import CLINICAL, EARLIEST_DATE, THERAPIST, Ctx, Rou
 from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest
 from services.clinic.models import Assessment
+from services.clinic.referrals import evaluate_for
 from shared.messages import SunnybrookEstimate
 from shared.sunnybrook import composite
 
@@ -137,6 +138,7 @@ async def add_assessment(ctx: Ctx) -> web.Response:
     ctx.db.add(row)
     await ctx.db.flush()
     ctx.audit("create", "assessment", patient.id, row.id)
+    await evaluate_for(ctx, patient.id)
     return json_response(assessment_json(row), status=201)
 
 

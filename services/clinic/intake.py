@@ -13,6 +13,7 @@ from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_respon
 from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest, NotFound
 from services.clinic.models import Intake
+from services.clinic.referrals import evaluate_for
 
 Diagnosis = Literal[
     "bells_palsy", "ramsay_hunt", "post_surgical", "trauma", "hemifacial_spasm", "synkinesis", "other"
@@ -124,6 +125,7 @@ async def put_intake(ctx: Ctx) -> web.Response:
         action = "update"
     await ctx.db.flush()
     ctx.audit(action, "intake", patient.id, row.id)
+    await evaluate_for(ctx, patient.id)  # an eye that does not close, new symptoms: flagged now
     return json_response(intake_json(row))
 
 

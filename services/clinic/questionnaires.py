@@ -18,6 +18,7 @@ from services.clinic.context import CLINICAL, Ctx, Route, json_response
 from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest
 from services.clinic.models import QuestionnaireResponse
+from services.clinic.referrals import evaluate_for
 
 Kind = Literal["face", "saq", "fdi"]
 
@@ -157,6 +158,7 @@ async def add_response(ctx: Ctx) -> web.Response:
     ctx.db.add(row)
     await ctx.db.flush()
     ctx.audit("create", "questionnaire", patient.id, row.id)
+    await evaluate_for(ctx, patient.id)
     return json_response(response_json(row), status=201)
 
 

@@ -6,9 +6,9 @@ The rules are pure functions ``rule(history, today) -> Suggestion | None``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -25,9 +25,13 @@ from services.clinic.programme import local_today
 from services.clinic.progress import History, composites, load_history, mean_symmetry
 
 NO_RECOVERY_DAYS = 90  # "about 3-4 months after onset"
+# "No recovery" is a claim about time: the measures compared must lie this far apart
+# (two gradings minutes apart say nothing about recovery).
+NO_RECOVERY_SPAN = timedelta(days=28)
 LONG_STANDING_DAYS = 365
 RECOVERY_GAIN = 10  # Sunnybrook points counted as a sign of recovery
 RECOVERY_SYMMETRY_GAIN = 0.1
+NEUROLOGY = "neurology"
 WORSENING_DROP = 10  # Sunnybrook points lost across the last three gradings
 WORSENING_SYMMETRY_DROP = 0.15
 REOFFER_AFTER = timedelta(days=30)  # a dismissed suggestion may come back after this
@@ -40,31 +44,51 @@ class Suggestion:
     specialty: str
 
 
-def _scores(h: History) -> tuple[str, list[int]]:
-    """The therapist's Sunnybrook composites when there are two or more, else the estimates."""
-    therapist = [v for _, v in composites(h, "therapist")]
+def _dated_scores(h: History) -> tuple[str, list[tuple[datetime, int]]]:
+    """The therapist's Sunnybrook composites when there are two or more, else the
+    estimates; with when each was graded."""
+    therapist = composites(h, "therapist")
     if len(therapist) >= 2:
         return "therapist", therapist
-    estimate = [v for _, v in composites(h, "estimate")]
+    estimate = composites(h, "estimate")
     return ("estimate", estimate) if len(estimate) >= 2 else ("therapist", therapist)
 
 
+def _scores(h: History) -> tuple[str, list[int]]:
+    source, dated = _dated_scores(h)
+    return source, [v for _, v in dated]
+
+
+def _dated_symmetries(h: History) -> list[tuple[datetime, float]]:
+    return [(r.at, v) for r in h.sessions if (v := mean_symmetry(r.summary)) is not None]
+
+
 def _symmetries(h: History) -> list[float]:
-    return [v for r in h.sessions if (v := mean_symmetry(r.summary)) is not None]
+    return [v for _, v in _dated_symmetries(h)]
+
+
+def _day(at: datetime) -> str:
+    return at.date().isoformat()
+
+
+def _spans(dated: Sequence[tuple[datetime, Any]]) -> bool:
+    """Two or more measures, the first and the last ``NO_RECOVERY_SPAN`` apart or more."""
+    return len(dated) >= 2 and dated[-1][0] - dated[0][0] >= NO_RECOVERY_SPAN
 
 
 def no_recovery(h: History, today: date) -> Suggestion | None:
-    """No recovery signs ≥ 90 days after onset: at least two gradings (or sessions) and
-    neither a Sunnybrook gain of ≥ 10 points nor a symmetry gain of ≥ 0.1 from the first,
-    nor a House–Brackmann grade better than the first; the face is not near normal
-    (latest Sunnybrook < 70)."""
+    """No recovery signs ≥ 90 days after onset: gradings (or sessions) at least four
+    weeks apart, and neither a Sunnybrook gain of ≥ 10 points nor a symmetry gain of ≥ 0.1
+    from the first, nor a House–Brackmann grade better than the first; the face is not near
+    normal (latest Sunnybrook < 70). The reason names the measures and their dates."""
     if h.onset is None or (today - h.onset).days < NO_RECOVERY_DAYS:
         return None
-    source, scores = _scores(h)
-    sym = _symmetries(h)
-    hb = [g.house_brackmann for g in h.gradings if g.house_brackmann is not None]
-    if len(scores) < 2 and len(sym) < 2:
+    source, dated = _dated_scores(h)
+    dated_sym = _dated_symmetries(h)
+    if not _spans(dated) and not _spans(dated_sym):
         return None
+    scores, sym = [v for _, v in dated], [v for _, v in dated_sym]
+    hb = [g.house_brackmann for g in h.gradings if g.house_brackmann is not None]
     if len(scores) >= 2 and (max(scores) - scores[0] >= RECOVERY_GAIN or scores[-1] >= 70):
         return None
     if len(sym) >= 2 and max(sym) - sym[0] >= RECOVERY_SYMMETRY_GAIN:
@@ -72,11 +96,12 @@ def no_recovery(h: History, today: date) -> Suggestion | None:
     if len(hb) >= 2 and min(hb[1:]) < hb[0]:
         return None
     weeks = (today - h.onset).days // 7
-    detail = (
-        f"Sunnybrook ({source}) {scores[0]} → {scores[-1]}"
-        if len(scores) >= 2
-        else f"mean symmetry {sym[0]:.2f} → {sym[-1]:.2f}"
-    )
+    if _spans(dated):
+        first, last = dated[0], dated[-1]
+        detail = f"Sunnybrook ({source}) {first[1]} on {_day(first[0])} → {last[1]} on {_day(last[0])}"
+    else:
+        s0, s1 = dated_sym[0], dated_sym[-1]
+        detail = f"mean symmetry {s0[1]:.2f} on {_day(s0[0])} → {s1[1]:.2f} on {_day(s1[0])}"
     return Suggestion(
         "no_recovery",
         f"No signs of recovery {weeks} weeks after onset ({detail}). Consider electrodiagnostic testing, "
@@ -89,21 +114,18 @@ def worsening(h: History, today: date) -> Suggestion | None:
     """Worse across the last three gradings (each no better than the one before, ≥ 10
     Sunnybrook points lost) or the last three sessions (mean symmetry falling each time,
     ≥ 0.15 lost)."""
-    source, scores = _scores(h)
-    last = scores[-3:]
+    source, dated = _dated_scores(h)
+    last = [v for _, v in dated[-3:]]
     if len(last) == 3 and last[0] >= last[1] >= last[2] and last[0] - last[2] >= WORSENING_DROP:
-        return Suggestion(
-            "worsening",
-            f"Facial function is getting worse: Sunnybrook ({source}) {last[0]} → {last[1]} → {last[2]}.",
-            "neurology",
-        )
-    sym = _symmetries(h)[-3:]
+        steps = " → ".join(f"{v} on {_day(at)}" for at, v in dated[-3:])
+        reason = f"Facial function is getting worse: Sunnybrook ({source}) {steps}."
+        return Suggestion("worsening", reason, NEUROLOGY)
+    dated_sym = _dated_symmetries(h)[-3:]
+    sym = [v for _, v in dated_sym]
     if len(sym) == 3 and sym[0] > sym[1] > sym[2] and sym[0] - sym[2] >= WORSENING_SYMMETRY_DROP:
-        return Suggestion(
-            "worsening",
-            f"Symmetry is falling over the last three sessions: {sym[0]:.2f} → {sym[1]:.2f} → {sym[2]:.2f}.",
-            "neurology",
-        )
+        steps = " → ".join(f"{v:.2f} on {_day(at)}" for at, v in dated_sym)
+        reason = f"Symmetry is falling over the last three sessions: {steps}."
+        return Suggestion("worsening", reason, NEUROLOGY)
     return None
 
 

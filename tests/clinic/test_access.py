@@ -37,7 +37,7 @@ async def setup_records(c: Clinic) -> dict[str, int]:
     )
     await c.ok("PUT", f"/clinic/api/patients/{pid}/programme", "therapist", PROGRAMME, 201)
     session = await c.ok("POST", f"/clinic/api/patients/{pid}/sessions", "patient", {"kind": "home"}, 201)
-    flags = await c.ok("POST", f"/clinic/api/patients/{pid}/referral-flags/evaluate", "therapist")
+    flags = await c.ok("GET", f"/clinic/api/patients/{pid}/referral-flags", "therapist")  # made by the intake
     # Erasure is tried on a patient of the same therapist made for it.
     doomed = await c.ok(
         "POST", "/clinic/api/patients", "therapist", {"email": "d@example.test", "name": "D"}, 201

@@ -6,7 +6,7 @@ import asyncio
 import io
 import json
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -176,12 +176,15 @@ async def test_questionnaires_store_answers_and_scores(clinic: Clinic) -> None:
 async def test_referral_flags_are_suggested_then_accepted_or_dismissed(clinic: Clinic) -> None:
     pid = clinic.ids["patient"]
     await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", {**INTAKE, "new_symptoms": ["hearing_loss"]})
-    new = await clinic.ok("POST", f"{P}/{pid}/referral-flags/evaluate", "therapist")
-    codes = {f["code"]: f for f in new}
+    # The rules ran when the intake was saved: the flags are there at once.
+    codes = {f["code"]: f for f in await clinic.ok("GET", f"{P}/{pid}/referral-flags", "therapist")}
     assert set(codes) == {"eye_exposure", "new_symptoms"}
     assert codes["eye_exposure"]["specialty"] == "ophthalmology"
     assert "dryness" in codes["eye_exposure"]["reason"]
     assert await clinic.ok("POST", f"{P}/{pid}/referral-flags/evaluate", "therapist") == []  # no duplicates
+    letter = f"/clinic/api/referral-flags/{codes['eye_exposure']['id']}/letter.pdf"
+    not_yet = await clinic.call("GET", letter, "therapist")
+    assert not_yet.status == 409 and not_yet.body["error"]["code"] == "not_accepted"
     done = await clinic.ok(
         "POST",
         f"/clinic/api/referral-flags/{codes['eye_exposure']['id']}/decision",
@@ -189,6 +192,13 @@ async def test_referral_flags_are_suggested_then_accepted_or_dismissed(clinic: C
         {"decision": "accepted", "note": "letter sent"},
     )
     assert done["status"] == "accepted" and done["decided_by"] == clinic.ids["therapist"]
+    reply = await clinic.call("GET", letter, "therapist")
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(reply.body)).pages)
+    assert "Referral to ophthalmology" in text and "Pat patient" in text
+    assert "dryness" in text and "letter sent" in text  # the evidence and the therapist's note
+    assert (await clinic.call("GET", letter, "other_therapist")).status == 404
+    assert (await clinic.call("GET", letter, "patient")).status == 403
     await clinic.ok(
         "POST",
         f"/clinic/api/referral-flags/{codes['new_symptoms']['id']}/decision",
@@ -630,3 +640,14 @@ async def test_audit_records_past_their_retention_are_deleted_and_no_others(clin
     env = {"TELEREHAB_AUDIT_RETENTION_DAYS": "0", "TELEREHAB_SUMMARY_RETENTION_S": "3600"}
     settings = Settings.from_env(env)
     assert (settings.audit_retention_days, settings.summary_retention_s) == (0, 3600)
+
+
+async def test_a_grading_runs_the_referral_rules_when_it_is_saved(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+    long_ago = (date.today() - timedelta(days=400)).isoformat()
+    quiet = {**INTAKE, "onset_date": long_ago, "problems": {"eye_closure": False}, "eye_symptoms": []}
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", quiet)
+    assert await clinic.ok("GET", f"{P}/{pid}/referral-flags", "therapist") == []
+    await clinic.ok("POST", f"{P}/{pid}/assessments", "therapist", {"house_brackmann": 5}, 201)
+    flags = await clinic.ok("GET", f"{P}/{pid}/referral-flags", "therapist")
+    assert [f["code"] for f in flags] == ["long_standing"]  # no explicit evaluate needed

@@ -26,16 +26,19 @@ def history(onset_days_ago: int = 120, intake: dict[str, Any] | None = None, **k
     return History(patient_id=1, onset=TODAY - timedelta(days=onset_days_ago), intake=intake or {}, **kw)
 
 
-def graded(*composites: int, source: str = "therapist", hb: int | None = None) -> list[Grading]:
+def graded(
+    *composites: int, source: str = "therapist", hb: int | None = None, every: int = 14
+) -> list[Grading]:
+    """Gradings ``every`` days apart, the last one ``every`` days ago."""
     n = len(composites)
-    return [Grading(at(7 * (n - i)), source, c, hb) for i, c in enumerate(composites)]
+    return [Grading(at(every * (n - i)), source, c, hb) for i, c in enumerate(composites)]
 
 
-def smiles(*symmetries: float) -> list[SessionRecord]:
+def smiles(*symmetries: float, every: int = 14) -> list[SessionRecord]:
     n = len(symmetries)
     return [
         SessionRecord(
-            at(7 * (n - i)), "home", {"exercises": [{"name": "closed_smile", "reps": 5, "symmetry": s}]}
+            at(every * (n - i)), "home", {"exercises": [{"name": "closed_smile", "reps": 5, "symmetry": s}]}
         )
         for i, s in enumerate(symmetries)
     ]
@@ -43,8 +46,21 @@ def smiles(*symmetries: float) -> list[SessionRecord]:
 
 def test_no_recovery_after_four_months_without_gain() -> None:
     flag = no_recovery(history(120, gradings=graded(30, 32, 34)), TODAY)
-    assert flag is not None and flag.code == "no_recovery" and "30 → 34" in flag.reason
+    assert flag is not None and flag.code == "no_recovery"
+    assert "30 on 2026-10-14 → 34 on 2026-11-11" in flag.reason  # the evidence, dated
     assert "17 weeks" in flag.reason
+
+
+def test_no_recovery_needs_measures_weeks_apart() -> None:
+    """Two gradings minutes apart, 17 weeks after onset, said "no recovery" once."""
+    minutes_apart = [
+        Grading(at(0), "therapist", 30, None),
+        Grading(at(0) + timedelta(minutes=3), "therapist", 31, None),
+    ]
+    assert no_recovery(history(120, gradings=minutes_apart), TODAY) is None
+    assert no_recovery(history(120, gradings=graded(30, 31, every=27)), TODAY) is None  # under four weeks
+    assert no_recovery(history(120, gradings=graded(30, 31, every=28)), TODAY) is not None
+    assert no_recovery(history(120, sessions=smiles(0.40, 0.41, every=1)), TODAY) is None
 
 
 def test_recovery_signs_or_too_early_give_no_flag() -> None:
@@ -59,12 +75,13 @@ def test_recovery_signs_or_too_early_give_no_flag() -> None:
 
 def test_no_recovery_uses_session_symmetry_without_gradings() -> None:
     flag = no_recovery(history(110, sessions=smiles(0.40, 0.42, 0.41)), TODAY)
-    assert flag is not None and "symmetry 0.40 → 0.41" in flag.reason
+    assert flag is not None and "symmetry 0.40 on 2026-10-14 → 0.41 on 2026-11-11" in flag.reason
 
 
 def test_worsening_across_three_gradings_or_sessions() -> None:
     flag = worsening(history(40, gradings=graded(60, 55, 48)), TODAY)
-    assert flag is not None and flag.specialty == "neurology" and "60 → 55 → 48" in flag.reason
+    assert flag is not None and flag.specialty == "neurology"
+    assert "60 on 2026-10-14 → 55 on 2026-10-28 → 48 on 2026-11-11" in flag.reason
     assert worsening(history(40, gradings=graded(60, 58, 56)), TODAY) is None  # only 4 points
     assert worsening(history(40, gradings=graded(60, 50, 55)), TODAY) is None  # not monotonic
     assert worsening(history(40, sessions=smiles(0.8, 0.7, 0.6)), TODAY) is not None
