@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -140,6 +141,33 @@ class Refinement:
         return model + self._offset
 
 
+class _SharedFinder:
+    """The whole graph in static-image mode (no state between calls), one per process and
+    confidence, shared by every tracked landmarker: a graph made and closed per session
+    left about 4 MB behind each time (MediaPipe's threads and their allocations), which a
+    worker taking session after session for days must not. A lock, since the offline
+    command and the tests may call from several threads."""
+
+    def __init__(self, min_confidence: float) -> None:
+        self._graph = FaceMeshLandmarker(static_image_mode=True, min_confidence=min_confidence)
+        self._lock = threading.Lock()
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> Landmarks | None:
+        with self._lock:
+            return self._graph.detect(image)
+
+
+_FINDERS: dict[float, _SharedFinder] = {}
+_FINDERS_LOCK = threading.Lock()
+
+
+def _shared_finder(min_confidence: float) -> _SharedFinder:
+    with _FINDERS_LOCK:
+        if min_confidence not in _FINDERS:
+            _FINDERS[min_confidence] = _SharedFinder(min_confidence)
+        return _FINDERS[min_confidence]
+
+
 class TrackedLandmarker:
     """The landmark model on a tracked region, refined as the graph would; the FaceMesh
     graph only to find the face (first frame, lost face) and on a track's first frames.
@@ -155,7 +183,7 @@ class TrackedLandmarker:
         self._input = inp["index"]
         self._mesh_out, self._score_out = outputs[MESH_POINTS * 3], outputs[1]
         self._min_score = min_confidence
-        self._finder = FaceMeshLandmarker(static_image_mode=True, min_confidence=min_confidence)
+        self._finder = _shared_finder(min_confidence)
         self._previous: FloatArray | None = None  # the model's own points: the next region
         self._refinement = Refinement()
         self._graph_runs = 0  # on this track: the graph is given up after 2 x LEARN_FRAMES
@@ -249,7 +277,7 @@ class TrackedLandmarker:
         return with_iris_bases(raw), matrix
 
     def close(self) -> None:
-        self._finder.close()
+        pass  # the finder is the process's (_shared_finder); the interpreter goes with us
 
 
 def make_landmarker(kind: str = "tracked") -> Landmarker:
