@@ -1091,3 +1091,32 @@ async def test_both_pages_reconnect_by_themselves_when_the_gateway_restarts(
             assert not patient_log.errors and not therapist_log.errors, await reports(logs)
         finally:
             await second.close()
+
+
+async def test_a_patient_with_a_used_link_asks_for_a_new_one_on_the_page(
+    settings: Settings, redis: aioredis.Redis, face: SyntheticFace, tmp_path: Path
+) -> None:
+    async with clinic_site(settings, face, tmp_path) as site:
+        made = await site.call(
+            "POST", "/patients", site.therapist, {"email": "p@example.test", "name": "Pat"}
+        )
+        link = made["invite"]["link"]
+        await site.call("POST", "/auth/magic", body={"token": link.split("#token=", 1)[1]})  # used elsewhere
+        home, log = await open_page(site.browser, link, "home")
+        await wait_js(home, "return !document.getElementById('notice').hidden;", "the refusal", log)
+        notice = await home.locator("#notice").text_content() or ""
+        assert "used already" in notice and "ask for a new one below" in notice, notice
+        await home.get_by_label("Your e-mail address").fill("p@example.test")
+        await home.get_by_role("button", name="Send me a new link").click()
+        await wait_js(
+            home,
+            "return /a new sign-in link is on its way/"
+            ".test(document.getElementById('new-link-status').textContent);",
+            "the answer",
+            log,
+        )
+        problems = await axe_problems(home, "home signed out")
+        assert not problems, "accessibility problems on the signed-out page:\n" + "\n".join(problems)
+        assert not [e for e in log.errors if "401" not in e], (
+            await log.report()
+        )  # the used link's 401 is expected

@@ -22,6 +22,23 @@ function signedOut(message) {
   if (message) notice(message);
 }
 
+async function askForLink(event) {
+  event.preventDefault();
+  const email = $("new-link-email").value.trim();
+  const button = $("new-link").querySelector("button");
+  button.disabled = true;
+  try {
+    const reply = await clinic("/auth/magic/request", null, { method: "POST", body: { email } });
+    $("new-link-status").textContent = reply.message;
+  } catch (err) {
+    $("new-link-status").textContent = err.message || String(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("new-link").addEventListener("submit", askForLink);
+
 function fail(err) {
   if (err instanceof ApiError && err.status === 401) return signedOut("Your sign-in has expired. Please open the newest link from your therapist.");
   notice(err.message || String(err));
@@ -135,7 +152,7 @@ async function signIn() {
     token = reply.token;
     saveClinicToken("patient", token);
   } catch (err) {
-    notice(`This link cannot be used: ${err.message}`);
+    notice(`This link cannot be used: ${err.message} You can also ask for a new one below.`);
   }
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -136,25 +137,33 @@ async def reactivate_therapist(ctx: Ctx) -> web.Response:
     return json_response(user_json(user))
 
 
-async def send_magic_link(ctx: Ctx, patient: User) -> dict[str, object]:
+async def send_magic_link(ctx: Ctx, patient: User, *, asked_by_patient: bool = False) -> dict[str, object]:
     """A new single-use link. E-mailed when SMTP is configured; otherwise handed back to
-    the therapist to pass on (it is never logged). Earlier unused links stop working: a
-    link mailed to an old address, or lost, is not a way in for a week."""
-    await ctx.db.execute(
-        sa_delete(AuthToken).where(
-            AuthToken.user_id == patient.id, AuthToken.kind == "magic", AuthToken.used_at.is_(None)
+    the therapist to pass on (it is never logged). When the therapist sends it, earlier
+    unused links stop working: a link mailed to an old address, or lost, is not a way in
+    for a week. When the patient asks (``request_link``) they stay: anyone can ask in a
+    patient's name, and that must not be a way to void the patient's link."""
+    if not asked_by_patient:
+        await ctx.db.execute(
+            sa_delete(AuthToken).where(
+                AuthToken.user_id == patient.id, AuthToken.kind == "magic", AuthToken.used_at.is_(None)
+            )
         )
-    )
     raw = await issue_token(ctx.db, patient, "magic", ctx.settings.magic_link_ttl_s)
     link = f"{ctx.settings.base_url.rstrip('/')}/clinic/magic#token={raw}"
     mailer = ctx.services.mailer
+    why = (
+        "You asked for a new sign-in link for telerehab (on another device, say)."
+        if asked_by_patient
+        else "Your therapist has invited you to telerehab."
+    )
     if mailer.configured:
         try:
             await mailer.send(
                 patient.email,
                 "Your telerehab sign-in link",
-                f"Hello {patient.name},\n\nYour therapist has invited you to telerehab. Open this link to "
-                f"sign in (it works once):\n\n{link}\n",
+                f"Hello {patient.name},\n\n{why} Open this link to sign in (it works once):\n\n{link}\n"
+                + ("\nIf you did not ask for it, you can ignore this e-mail.\n" if asked_by_patient else ""),
             )
         except MailError as exc:
             log.warning("magic link for patient %d not sent: %s", patient.id, exc)
@@ -185,6 +194,44 @@ async def create_patient(ctx: Ctx) -> web.Response:
     ctx.audit("create", "patient", patient.id, patient.id)
     invite = await send_magic_link(ctx, patient)
     return json_response({"patient": user_json(patient), "invite": invite}, status=201)
+
+
+class LinkRequestIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+
+
+LINKS_PER_HOUR = 3  # asked for by a patient (or anyone in their name)
+REQUESTED = (
+    "If this address belongs to a patient of this clinic, a new sign-in link is on its way "
+    "by e-mail. If nothing arrives, ask your therapist."
+)
+
+
+async def request_link(ctx: Ctx) -> web.Response:
+    """A patient on a new device (or whose link was used or expired) asks for a fresh
+    link by e-mail. The answer is the same whoever asks, for known and unknown addresses
+    alike (no way to learn who is a patient); at most three links an hour per patient
+    (their invitation included), and nothing without SMTP (the therapist then sends one)."""
+    body = await ctx.body(LinkRequestIn)
+    patient = (
+        await ctx.db.execute(
+            select(User).where(func.lower(User.email) == body.email.strip().lower(), User.role == "patient")
+        )
+    ).scalar_one_or_none()
+    if patient is not None and patient.deactivated_at is None and ctx.services.mailer.configured:
+        recent = await ctx.db.scalar(
+            select(func.count())
+            .select_from(AuthToken)
+            .where(
+                AuthToken.user_id == patient.id,
+                AuthToken.kind == "magic",
+                AuthToken.created_at > utcnow() - timedelta(hours=1),
+            )
+        )
+        if (recent or 0) < LINKS_PER_HOUR:
+            await send_magic_link(ctx, patient, asked_by_patient=True)
+            ctx.audit("create", "magic_link_requested", patient.id)
+    return json_response({"requested": True, "message": REQUESTED})
 
 
 async def invite_patient(ctx: Ctx) -> web.Response:
@@ -314,6 +361,15 @@ ROUTES = [
         created=True,
     ),
     Route("GET", "/api/patients", list_patients, "List my patients", THERAPIST, "people"),
+    Route(
+        "POST",
+        "/api/auth/magic/request",
+        request_link,
+        "A patient asks for a fresh sign-in link by e-mail (the same answer for any address)",
+        None,
+        "auth",
+        body=LinkRequestIn,
+    ),
     Route(
         "GET", "/api/patients/{pid}", get_patient, "A patient's details", ("therapist", "patient"), "people"
     ),

@@ -41,7 +41,6 @@ class Inbox:
         return [m for m in self.messages if m["To"] == address]
 
 
-
 @pytest.fixture
 def smtp() -> Iterator[Inbox]:
     inbox = Inbox(port=free_port())
@@ -200,3 +199,28 @@ async def test_an_unknown_time_zone_is_refused(clinic: Clinic) -> None:
         {"email": "tz@example.test", "name": "Z", "timezone": "Mars/Base"},
     )
     assert reply.status == 400 and "time zone" in reply.body["error"]["message"]
+
+
+async def test_a_patient_asks_for_a_fresh_link_and_nobody_learns_who_is_a_patient(
+    clinic: Clinic, smtp: Inbox
+) -> None:
+    address = "patient@example.test"
+    before = len(smtp.to(address))
+    replies = []
+    for asked in (address, "nobody@example.test", "therapist@clinic.test", address.upper()):
+        replies.append(await clinic.ok("POST", "/clinic/api/auth/magic/request", None, {"email": asked}))
+    assert all(r == replies[0] for r in replies) and replies[0]["requested"] is True  # one answer for all
+    mails = smtp.to(address)[before:]
+    assert len(mails) == 2 and smtp.to("nobody@example.test") == [] and smtp.to("therapist@clinic.test") == []
+    text = body(mails[-1])
+    assert "You asked for a new sign-in link" in text and "ignore this e-mail" in text
+    first, second = (body(m).split("#token=", 1)[1].split()[0] for m in mails)
+    # Asking does not void a link already sent (anyone may ask in a patient's name).
+    for token in (first, second):
+        signed = await clinic.ok("POST", "/clinic/api/auth/magic", None, {"token": token})
+        assert signed["user"]["id"] == clinic.ids["patient"]
+    # The invitation and these two make three links this hour: no more mail for now.
+    await clinic.ok("POST", "/clinic/api/auth/magic/request", None, {"email": address})
+    assert len(smtp.to(address)[before:]) == 2
+    bad = await clinic.call("POST", "/clinic/api/auth/magic/request", None, {"email": "not an address"})
+    assert bad.status == 422  # not an e-mail address: said so
