@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -232,7 +233,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await drop_prefix(redis, prefix)
             await redis.aclose()
     return {
-        "samples": soak.samples,
+        "samples": [dataclasses.asdict(sample) for sample in soak.samples],
         "sessions": soak.done,
         "failed": soak.failed,
         "verdict": verdict(soak.samples),

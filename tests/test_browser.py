@@ -867,6 +867,7 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
         await dash.fill("#pe-closed_smile-reps", "10")
         await dash.get_by_role("button", name="Save as a new version").click()
         await shows("programme-result", r"Saved as version 2\.", "programme version 2")
+        await shows("pe-versions", r"Version 2", "the new version in the list")  # listed after the save
         versions = await dash.locator("#pe-versions").text_content() or ""
         assert "Version 2" in versions and "Version 1" in versions, versions
         programme = await call("GET", f"/patients/{pid}/programme", t)
