@@ -33,7 +33,7 @@ def server_limits(settings: Settings) -> dict[str, Any]:
 
 
 def install(app: web.Application, seconds: float) -> None:
-    """Read every request body within ``seconds`` before its handler runs."""
+    """Wait for every request body to arrive, within ``seconds``, before its handler runs."""
     app.middlewares.append(_body_deadline(seconds))
 
 
