@@ -13,19 +13,10 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from shared.http_errors import ERROR_SCHEMA
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            "required": ["code", "message"],
-        }
-    },
-    "required": ["error"],
-}
 SESSION_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
 
 
@@ -48,7 +39,7 @@ def document(operations: Sequence[Operation], extra_paths: dict[str, Any] | None
     bodies = [op.body for op in operations if op.body is not None]
     schemas, components = msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")
     body_schema = dict(zip([id(b) for b in bodies], schemas, strict=True))
-    components["Error"] = ERROR
+    components["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         success: dict[str, Any] = {"description": "OK"}

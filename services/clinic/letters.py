@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
-from fpdf import FPDF
 
 from services.clinic.context import THERAPIST, Ctx, Route
 from services.clinic.errors import Conflict, NotFound
@@ -17,19 +16,14 @@ from services.clinic.intake import load_intake
 from services.clinic.models import ReferralFlag, User
 from services.clinic.programme import local_today
 from services.clinic.progress import composites, load_history, mean_symmetry
-from services.clinic.report import FONT, FONT_BOLD
+from services.clinic.report import diagnosis_text, new_pdf
 
 
 def render_letter(
     patient: dict[str, Any], flag: dict[str, Any], intake: dict[str, Any] | None, today: date
 ) -> bytes:
     """The letter as PDF bytes (pure: everything it shows is passed in)."""
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(True, margin=20)
-    pdf.add_font("DejaVu", "", str(FONT))
-    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
-    pdf.set_title(f"Referral: {patient['name']} to {flag['specialty']}")
-    pdf.add_page()
+    pdf = new_pdf(f"Referral: {patient['name']} to {flag['specialty']}", margin=20)
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
     def line(text: str, size: int = 10, bold: bool = False) -> None:
@@ -42,9 +36,7 @@ def render_letter(
     pdf.ln(3)
     line(f"Re: {patient['name']} (clinic id {patient['id']})", bold=True)
     if intake:
-        diagnosis = intake["diagnosis"].replace("_", " ")
-        if intake.get("diagnosis_other"):
-            diagnosis += f" ({intake['diagnosis_other']})"
+        diagnosis = diagnosis_text(intake)
         side = intake.get("affected_side") or "side not recorded"
         course = intake.get("course", "unknown")
         line(f"Diagnosis: {diagnosis}, {side}; onset {intake['onset_date']}; course: {course}.")

@@ -10,25 +10,14 @@ from typing import Any
 import msgspec
 
 from services.clinic.context import Route
-
-ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            "required": ["code", "message"],
-        }
-    },
-    "required": ["error"],
-}
+from shared.http_errors import ERROR_SCHEMA
 
 
 def document(routes: Sequence[Route], prefix: str = "/clinic") -> dict[str, Any]:
     bodies = [r.body for r in routes if r.body is not None]
     schemas, components = msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")
     body_schema = dict(zip([id(b) for b in bodies], schemas, strict=True))
-    components["Error"] = ERROR
+    components["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         op: dict[str, Any] = {

@@ -64,6 +64,24 @@ def _latest(points: list[dict[str, Any]]) -> str:
     return "–"
 
 
+def new_pdf(title: str, margin: float) -> FPDF:
+    """An A4 document with the DejaVu fonts (every script a name may use) and a first page."""
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(True, margin=margin)
+    pdf.add_font("DejaVu", "", str(FONT))
+    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
+    pdf.set_title(title)
+    pdf.add_page()
+    return pdf
+
+
+def diagnosis_text(intake: dict[str, Any]) -> str:
+    diagnosis = str(intake["diagnosis"]).replace("_", " ")
+    if intake.get("diagnosis_other"):
+        diagnosis += f" ({intake['diagnosis_other']})"
+    return diagnosis
+
+
 def render(
     patient: dict[str, Any],
     intake: dict[str, Any] | None,
@@ -72,12 +90,7 @@ def render(
     today: date,
 ) -> bytes:
     """The report as PDF bytes (pure: everything it shows is passed in)."""
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_font("DejaVu", "", str(FONT))
-    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
-    pdf.set_title(f"Progress report: {patient['name']}")
-    pdf.add_page()
+    pdf = new_pdf(f"Progress report: {patient['name']}", margin=15)
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
     def heading(text: str) -> None:
@@ -96,11 +109,8 @@ def render(
     line(f"Therapist: {patient.get('therapist_name', '–')}")
     if intake:
         side = intake.get("affected_side") or "not recorded"
-        diagnosis = intake["diagnosis"].replace("_", " ")
-        if intake.get("diagnosis_other"):
-            diagnosis += f" ({intake['diagnosis_other']})"
         line(
-            f"Diagnosis: {diagnosis}; onset {intake['onset_date']}; affected side: {side}; "
+            f"Diagnosis: {diagnosis_text(intake)}; onset {intake['onset_date']}; affected side: {side}; "
             f"course: {intake.get('course', 'unknown')}"
         )
         if intake.get("goals"):
