@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 import redis
 
+from services.clinic.setup import setup_code
 from shared import tokens
 from shared.settings import LOOPBACK_HOSTS, Settings
 from shared.tls import certificate_paths, client_context
@@ -147,7 +148,12 @@ def print_links(session: dict[str, object]) -> None:
 def print_clinic(settings: Settings) -> None:
     """Where the clinic lives, and how its first account is made."""
     print(f"  Clinic    →  {settings.base_url}/clinic/dashboard", flush=True)
-    print("  First account: .venv/bin/telerehab clinic create-admin --email you@clinic.example", flush=True)
+    # The code rides in the fragment: browsers never send it, so no access log holds it.
+    print(
+        f"  First run →  {settings.base_url}/clinic/dashboard#setup={setup_code(settings.secret)}"
+        "  (makes the clinic's first admin; works only while it has no account)",
+        flush=True,
+    )
     print(flush=True)
 
 

@@ -27,6 +27,7 @@ from playwright.async_api import Browser, ConsoleMessage, Dialog, Error, Page, a
 from gateway.api import registry_key
 from gateway.app import create_app
 from services.clinic.manage import create_admin
+from services.clinic.setup import setup_code
 from services.site import create_site
 from shared.settings import Settings
 from testkit.clinic_records import summary
@@ -571,7 +572,10 @@ class ClinicSite:
 
 
 @contextlib.asynccontextmanager
-async def clinic_site(settings: Settings, face: SyntheticFace, tmp_path: Path) -> AsyncIterator[ClinicSite]:
+async def clinic_site(
+    settings: Settings, face: SyntheticFace, tmp_path: Path, *, accounts: bool = True
+) -> AsyncIterator[ClinicSite]:
+    """The site; with ``accounts=False`` a fresh clinic, no account in it (first run)."""
     port = free_port()
     s = replace(
         settings,
@@ -581,7 +585,8 @@ async def clinic_site(settings: Settings, face: SyntheticFace, tmp_path: Path) -
         state_dir=str(tmp_path),
         reminder_interval_s=0,
     )
-    await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
+    if accounts:
+        await create_admin(s, "admin@clinic.test", "Admin", PASSWORD, FAST_HASHER)
     server = TestServer(create_site(s), host="127.0.0.1", port=port)
     await server.start_server()
     base = f"http://127.0.0.1:{port}"
@@ -595,6 +600,9 @@ async def clinic_site(settings: Settings, face: SyntheticFace, tmp_path: Path) -
                     assert r.status < 400, (path, r.status, await r.text())
                     return await r.json()
 
+            if not accounts:
+                yield ClinicSite(base, browser, "", call)
+                return
             login = {"email": "admin@clinic.test", "password": PASSWORD}
             admin = await call("POST", "/auth/login", body=login)
             account = {"email": "t@clinic.test", "name": "Tess Therapist", "password": PASSWORD}
@@ -1121,3 +1129,74 @@ async def test_a_patient_with_a_used_link_asks_for_a_new_one_on_the_page(
         assert not [e for e in log.errors if "401" not in e], (
             await log.report()
         )  # the used link's 401 is expected
+
+
+async def test_a_new_clinic_is_set_up_in_the_browser_and_its_first_therapist_starts(
+    settings: Settings, face: SyntheticFace, tmp_path: Path
+) -> None:
+    """First run: the link ``telerehab up`` prints opens the set-up form with its code;
+    the admin made there adds a therapist, switches the account off and on again; the
+    therapist's first sign-in shows where to begin."""
+    async with clinic_site(settings, face, tmp_path, accounts=False) as site:
+        code = setup_code(settings.secret)
+        page, log = await open_page(site.browser, f"{site.base}/clinic/dashboard#setup={code}", "first run")
+        await page.locator("#setup").wait_for(timeout=WAIT_MS)
+        assert await page.locator("#setup-code").input_value() == code
+        assert "setup=" not in page.url, page.url  # taken out of the address bar
+        problems = await axe_problems(page, "first run")
+        assert not problems, "accessibility problems on the first-run form:\n" + "\n".join(problems)
+        await page.get_by_label("Your name").fill("Ada Admin")
+        await page.locator("#setup-email").fill("ada@clinic.test")
+        await page.get_by_label("Password (at least 10 characters)", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="Create the administrator account").click()
+        await wait_js(page, "return document.body.dataset.ready === 'true';", "the admin's page", log)
+        assert "add the clinic's therapists" in (await page.locator("#notice").text_content() or "")
+        assert "No therapists yet" in (await page.locator("#therapists").text_content() or "")
+
+        await page.locator("#therapist-name").fill("Tess Therapist")
+        await page.locator("#therapist-email").fill("tess@clinic.test")
+        await page.get_by_label("First password (at least 10 characters)").fill(PASSWORD)
+        await page.get_by_role("button", name="Add therapist").click()
+        await wait_js(
+            page,
+            "return /Tess Therapist.*On/.test(document.getElementById('therapists').textContent);",
+            "the new therapist in the list",
+            log,
+        )
+        problems = await axe_problems(page, "admin")
+        assert not problems, "accessibility problems on the admin's page:\n" + "\n".join(problems)
+        await screenshot(page, "browser-admin.png")
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await page.get_by_role("button", name="Switch off Tess Therapist's account").click()
+        await wait_js(
+            page,
+            "return /Off: cannot sign in/.test(document.getElementById('therapists').textContent);",
+            "the account switched off",
+            log,
+        )
+        async with aiohttp.ClientSession() as http:
+            login = {"email": "tess@clinic.test", "password": PASSWORD}
+            async with http.post(f"{site.base}/clinic/api/auth/login", json=login) as refused:
+                assert refused.status == 403, await refused.text()
+        await page.get_by_role("button", name="Switch on Tess Therapist's account").click()
+        await wait_js(
+            page,
+            "return /Tess Therapist.*On/.test(document.getElementById('therapists').textContent);",
+            "the account switched on again",
+            log,
+        )
+
+        # The therapist's first sign-in, in the same page after the admin signs out.
+        await page.get_by_role("button", name="Sign out").click()
+        await page.fill("#email", "tess@clinic.test")
+        await page.fill("#password", PASSWORD)
+        await page.keyboard.press("Enter")
+        await wait_js(
+            page,
+            "return document.body.dataset.ready === 'true' && !document.getElementById('board').hidden;",
+            "the therapist's dashboard",
+            log,
+        )
+        assert "Invite your first patient" in (await page.locator("#patients").text_content() or "")
+        assert await page.locator("#admin").is_hidden()
+        assert not log.errors, await log.report()

@@ -57,9 +57,12 @@ function fail(err) {
 
 function signedOut(message = "") {
   token = null;
+  delete document.body.dataset.ready;
   editorsFor = null;
   saveClinicToken("therapist", null);
   $("board").hidden = true;
+  $("admin").hidden = true;
+  $("setup").hidden = true;
   $("login").hidden = false;
   $("sign-out").hidden = true;
   $("who").textContent = "";
@@ -73,8 +76,8 @@ $("login-form").addEventListener("submit", async (ev) => {
   if ($("totp").value.trim()) body.totp = $("totp").value.trim();
   try {
     const reply = await clinic("/auth/login", null, { method: "POST", body });
-    if (reply.user.role !== "therapist") {
-      notice("This dashboard is for therapists.");
+    if (reply.user.role === "patient") {
+      notice("This page is for the clinic's staff: open the sign-in link from your e-mail instead.");
       return;
     }
     token = reply.token;
@@ -111,7 +114,9 @@ function nextSession(p) {
 function renderBoard() {
   const tbody = $("patients");
   tbody.replaceChildren();
-  if (!patients.length) tbody.append(emptyRow("No patients yet."));
+  if (!patients.length) {
+    tbody.append(emptyRow("No patients yet. Invite your first patient below: they get a sign-in link by e-mail."));
+  }
   for (const p of patients) {
     const tr = el("tr");
     const th = el("th", null, { scope: "row" });
@@ -352,13 +357,117 @@ $("reinvite").addEventListener("click", async () => {
   } catch (err) { fail(err); }
 });
 
+// -- first run and the admin's view --------------------------------------------------
+
+/** The setup code from the link `telerehab up` printed (#setup=…), taken out of the
+ * address bar at once so it is not bookmarked or shared by accident. */
+function setupCodeFromLink() {
+  const code = new URLSearchParams(location.hash.slice(1)).get("setup");
+  if (code) history.replaceState(null, "", location.pathname + location.search);
+  return code;
+}
+
+async function firstRun() {
+  const code = setupCodeFromLink();
+  let needed = false;
+  try { needed = (await clinic("/setup", null)).needed; } catch { /* the sign-in form then */ }
+  if (!needed) return false;
+  $("login").hidden = true;
+  $("setup").hidden = false;
+  if (code) $("setup-code").value = code;
+  $("setup-name").focus();
+  return true;
+}
+
+$("setup-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("setup-error").textContent = "";
+  const body = {
+    name: $("setup-name").value.trim(),
+    email: $("setup-email").value.trim(),
+    password: $("setup-password").value,
+    code: $("setup-code").value.trim(),
+  };
+  try {
+    const reply = await clinic("/setup", null, { method: "POST", body });
+    token = reply.token;
+    saveClinicToken("therapist", token);
+    $("setup").hidden = true;
+    await start();
+    notice("Your administrator account is ready. Next: add the clinic's therapists.");
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "already_set_up") {
+      $("setup").hidden = true;
+      signedOut(err.message);
+      return;
+    }
+    $("setup-error").textContent = err.message;
+  }
+});
+
+function renderTherapists(list) {
+  const tbody = $("therapists");
+  tbody.replaceChildren();
+  if (!list.length) tbody.append(emptyRow("No therapists yet: add the first one below."));
+  for (const t of list) {
+    const tr = el("tr", null, { "data-therapist": String(t.id) });
+    const action = el("button", t.active ? "Switch off" : "Switch on", {
+      type: "button",
+      class: "secondary",
+      "aria-label": `${t.active ? "Switch off" : "Switch on"} ${t.name}'s account`,
+    });
+    action.addEventListener("click", () => switchTherapist(t, !t.active));
+    const cell = el("td");
+    cell.append(action);
+    tr.append(el("th", t.name, { scope: "row" }), el("td", t.email), el("td", t.active ? "On" : "Off: cannot sign in"), cell);
+    tbody.append(tr);
+  }
+}
+
+async function loadTherapists() {
+  renderTherapists(await call("/therapists"));
+}
+
+async function switchTherapist(t, on) {
+  if (!on && !confirm(`Switch off ${t.name}'s account? Their sign-ins end at once; their patients' records stay.`)) return;
+  try {
+    await call(`/therapists/${t.id}/${on ? "reactivate" : "deactivate"}`, { method: "POST" });
+    $("therapists-status").textContent = `${t.name}'s account is ${on ? "on" : "off"}.`;
+    await loadTherapists();
+  } catch (err) { fail(err); }
+}
+
+$("therapist-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("therapist-error").textContent = "";
+  const body = {
+    name: $("therapist-name").value.trim(),
+    email: $("therapist-email").value.trim(),
+    password: $("therapist-password").value,
+  };
+  try {
+    const made = await call("/therapists", { method: "POST", body });
+    $("therapist-form").reset();
+    $("therapists-status").textContent = `${made.name} can now sign in on this page with ${made.email}.`;
+    await loadTherapists();
+  } catch (err) {
+    $("therapist-error").textContent = `Not added: ${err.message}`;
+  }
+});
+
 async function start() {
   $("login").hidden = true;
   try {
     const me = await clinic("/me", token);
-    if (me.role !== "therapist") return signedOut("This dashboard is for therapists.");
-    $("who").textContent = `Signed in as ${me.name}`;
+    if (me.role === "patient") return signedOut("This page is for the clinic's staff.");
+    $("who").textContent = `Signed in as ${me.name}${me.role === "admin" ? " (administrator)" : ""}`;
     $("sign-out").hidden = false;
+    if (me.role === "admin") {
+      $("admin").hidden = false;
+      await loadTherapists();
+      document.body.dataset.ready = "true";
+      return;
+    }
     $("board").hidden = false;
     const list = await clinic("/patients", token);
     patients = await Promise.all(list.map(patientRow));
@@ -370,4 +479,7 @@ async function start() {
 }
 
 if (token) start();
-else signedOut();
+else {
+  signedOut();
+  firstRun();
+}

@@ -34,6 +34,7 @@ from services.clinic import (
     reminders,
     report,
     sessions,
+    setup,
 )
 from services.clinic.audit import record
 from services.clinic.context import Ctx, Route, Services, json_response, valid_id
@@ -69,6 +70,7 @@ ROUTES: list[Route] = [
     Route("GET", "/api/openapi.json", openapi_json, "This document", None, "meta"),
     Route("GET", "/api/healthz", healthz, "The clinic and its database answer", None, "meta"),
     *auth.ROUTES,
+    *setup.ROUTES,
     *people.ROUTES,
     *intake.ROUTES,
     *assessment.ROUTES,
