@@ -1200,3 +1200,80 @@ async def test_a_new_clinic_is_set_up_in_the_browser_and_its_first_therapist_sta
         assert "Invite your first patient" in (await page.locator("#patients").text_content() or "")
         assert await page.locator("#admin").is_hidden()
         assert not log.errors, await log.report()
+
+
+async def test_a_therapist_books_moves_and_cancels_a_call_and_the_patient_sees_it(
+    settings: Settings, face: SyntheticFace, tmp_path: Path
+) -> None:
+    """Scheduling on the dashboard: the call appears on the patient's plan (a phone),
+    with its calendar file; moved, it shows the new time; cancelled, it is gone."""
+    async with clinic_site(settings, face, tmp_path) as site:
+        made = await site.call(
+            "POST", "/patients", site.therapist, {"email": "p@example.test", "name": "Pat Patient"}
+        )
+        pid = made["patient"]["id"]
+        await site.call("PUT", f"/patients/{pid}/intake", site.therapist, INTAKE)
+        await site.call("PUT", f"/patients/{pid}/programme", site.therapist, PROGRAMME)
+        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard")
+        await dash.fill("#email", "t@clinic.test")
+        await dash.fill("#password", PASSWORD)
+        await dash.keyboard.press("Enter")
+        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        await dash.get_by_role("button", name="Pat Patient").click()
+        await dash.locator("#book-form").wait_for(timeout=WAIT_MS)
+        assert "No video call booked" in (await dash.locator("#calls").text_content() or "")
+        day = (date.today() + timedelta(days=2)).isoformat()
+        await dash.fill("#book-date", day)
+        await dash.fill("#book-time", "10:30")
+        await dash.get_by_role("button", name="Book a video call").click()
+        await wait_js(
+            dash,
+            "return /Booked for/.test(document.getElementById('book-status').textContent)"
+            " && document.querySelectorAll('#calls li[data-call]').length === 1;",
+            "the booked call",
+            dash_log,
+        )
+        assert "E-mail is not set up" in (await dash.locator("#book-status").text_content() or "")
+        async with dash.expect_download() as download_info:
+            await dash.locator("#calls").get_by_role("button", name="Calendar file").click()
+        entry = Path(await (await download_info.value).path()).read_text()
+        assert "BEGIN:VEVENT" in entry and "SEQUENCE:0" in entry
+        problems = await axe_problems(dash, "dashboard calls")
+        assert not problems, "accessibility problems on the dashboard:\n" + "\n".join(problems)
+
+        await dash.locator("#calls").get_by_role("button", name="Move").click()
+        await dash.get_by_label("New time").fill("15:45")
+        await dash.get_by_role("button", name="Save the new time").click()
+        await wait_js(
+            dash,
+            "return /Moved to/.test(document.getElementById('book-status').textContent);",
+            "the moved call",
+            dash_log,
+        )
+        calls = await dash.locator("#calls").text_content() or ""
+        assert "15:45" in calls or "3:45" in calls, calls
+
+        home, home_log = await open_page(site.browser, made["invite"]["link"], "home", phone=True)
+        await wait_js(home, "return document.body.dataset.ready === 'true';", "today's plan", home_log)
+        upcoming = await home.locator("#live-sessions").text_content() or ""
+        assert "Video call on" in upcoming and ("15:45" in upcoming or "3:45" in upcoming), upcoming
+        assert await home.get_by_role("button", name="Add to my calendar").count() == 1
+        width = await home.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the plan is {width} px wide on a 390 px phone"
+        problems = await axe_problems(home, "home calls")
+        assert not problems, "accessibility problems on the plan:\n" + "\n".join(problems)
+
+        dash.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await dash.locator("#calls").get_by_role("button", name="Cancel").click()
+        await wait_js(
+            dash,
+            "return /Cancelled/.test(document.getElementById('book-status').textContent)"
+            " && /No video call booked/.test(document.getElementById('calls').textContent);",
+            "the cancelled call gone",
+            dash_log,
+        )
+        await home.reload()
+        await wait_js(home, "return document.body.dataset.ready === 'true';", "today's plan again", home_log)
+        assert await home.locator("#live").is_hidden()
+        errors = dash_log.errors + home_log.errors
+        assert not errors, "errors in the pages:\n" + await reports((dash_log, home_log))

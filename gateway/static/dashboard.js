@@ -6,6 +6,7 @@
 // from the clinic's API (/clinic/api) with the therapist's own sign-in token.
 import { ApiError } from "/static/telerehab.js";
 import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
+import { showCalls, wireBooking } from "/static/call-booking.js";
 import { showGrading } from "/static/grading-form.js";
 import { showIntake } from "/static/intake-form.js";
 import { showProgramme } from "/static/programme-editor.js";
@@ -222,6 +223,7 @@ async function showPatient(pid) {
   if (!p.flags.length) flags.append(el("li", "No referral suggestions."));
 
   renderProgramme(p);
+  showCalls(p, { call, token, join: joinSession, changed: () => refreshPatient(p) });
 
   const tbody = $("sessions");
   tbody.replaceChildren();
@@ -254,6 +256,15 @@ async function showPatient(pid) {
   await progressCharts(pid);
 }
 
+/** Reload one patient's sessions, flags and programme, and show them again. */
+async function refreshPatient(p) {
+  Object.assign(p, await patientRow(p));
+  renderBoard();
+  if (current === p) await showPatient(p.id);
+}
+
+wireBooking({ current: () => current, call, changed: () => current && refreshPatient(current) });
+
 async function progressCharts(pid) {
   try {
     const progress = await clinic(`/patients/${pid}/progress`, token);
@@ -281,6 +292,8 @@ $("start-live").addEventListener("click", async () => {
     out.replaceChildren(
       "Send the patient this link: ",
       el("a", "patient's link", { href: s.links.patient_url, id: "patient-link" }),
+      " ",
+      copyButton(s.links.patient_url, "Copy the patient's link"),
       ". ",
       el("a", "Open my session page", { href: withClinicSession(s.links.therapist_url, s.id), id: "therapist-link" }),
     );
@@ -314,14 +327,20 @@ function showInvite(out, invite, name) {
   );
   const input = el("input", null, { id, readonly: "", class: "link-field" });
   input.value = invite.link;
-  const copy = el("button", "Copy link", { type: "button", class: "secondary" });
-  copy.addEventListener("click", async () => {
-    input.select();
-    try { await navigator.clipboard.writeText(invite.link); copy.textContent = "Copied"; } catch { copy.textContent = "Selected: press Ctrl+C"; }
-  });
   const row = el("div", null, { class: "practice-row" });
-  row.append(input, copy);
+  row.append(input, copyButton(invite.link, "Copy link", input));
   out.append(row);
+}
+
+/** A button that copies ``text`` (and selects it in ``field``, for Ctrl+C where the
+ * clipboard is not allowed: plain http on another machine). */
+function copyButton(text, label, field = null) {
+  const copy = el("button", label, { type: "button", class: "secondary" });
+  copy.addEventListener("click", async () => {
+    if (field) field.select();
+    try { await navigator.clipboard.writeText(text); copy.textContent = "Copied"; } catch { copy.textContent = field ? "Selected: press Ctrl+C" : "Copy failed: right-click the link"; }
+  });
+  return copy;
 }
 
 function fillTimezones() {

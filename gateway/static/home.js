@@ -3,7 +3,7 @@
 // home-practice session on the exercise page, whose results are saved to the clinic),
 // live calls with the therapist, self-care to tick off, education and eye protection.
 import { ApiError } from "/static/telerehab.js";
-import { clinic, clinicToken, saveClinicToken, when } from "/static/clinic.js";
+import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
 
 import { $, el } from "/static/dom.js";
 let token = clinicToken("patient");
@@ -80,7 +80,9 @@ function render(plan) {
     list.append(el("li", "Your therapist has not set your exercises yet. You can still practise freely."));
     const free = el("button", "Practise freely", { type: "button" });
     free.addEventListener("click", () => practise(null));
-    list.append(free);
+    const item = el("li");
+    item.append(free);
+    list.append(item);
   }
   $("plan").hidden = false;
 
@@ -94,6 +96,16 @@ function render(plan) {
       try { location.assign((await clinic(`/sessions/${s.id}/join`, token)).url); } catch (err) { fail(err); }
     });
     li.append(join);
+    live.append(li);
+  }
+  for (const c of plan.upcoming_calls || []) {
+    const li = el("li", null, { "data-call": String(c.id) });
+    li.append(el("span", `Video call on ${when(c.scheduled_at)} `));
+    const ics = el("button", "Add to my calendar", { type: "button", class: "secondary", "aria-label": `Add to my calendar: the call on ${when(c.scheduled_at)}` });
+    ics.addEventListener("click", async () => {
+      try { await download(`/sessions/${c.id}/calendar.ics`, token, `video-call-${c.id}.ics`); } catch (err) { fail(err); }
+    });
+    li.append(ics);
     live.append(li);
   }
   $("live").hidden = !live.children.length;

@@ -33,6 +33,7 @@ from services.clinic import (
     referrals,
     reminders,
     report,
+    scheduling,
     sessions,
     setup,
 )
@@ -77,6 +78,7 @@ ROUTES: list[Route] = [
     *programme.ROUTES,
     *reminders.ROUTES,
     *sessions.ROUTES,
+    *scheduling.ROUTES,
     *progress.ROUTES,
     *questionnaires.ROUTES,
     *referrals.ROUTES,

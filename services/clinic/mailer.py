@@ -27,12 +27,19 @@ class Mailer:
     def configured(self) -> bool:
         return bool(self.settings.smtp_host)
 
-    async def send(self, to: str, subject: str, text: str) -> None:
+    async def send(
+        self, to: str, subject: str, text: str, attachment: tuple[str, str, bytes] | None = None
+    ) -> None:
+        """Send ``text``; ``attachment``: (file name, MIME type, content), e.g. a calendar entry."""
         message = EmailMessage()
         message["From"] = self.settings.smtp_from
         message["To"] = to
         message["Subject"] = subject
         message.set_content(text)
+        if attachment is not None:
+            name, mime, data = attachment
+            maintype, subtype = mime.split("/", 1)
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
         try:
             await asyncio.to_thread(self._send, message)
         except ssl.SSLCertVerificationError:

@@ -165,6 +165,9 @@ class ClinicSession(Base):
     # The therapist's own session notes (shown to therapists only; never logged).
     notes: Mapped[str | None] = mapped_column(Text)
     notes_updated_at: Mapped[datetime | None]
+    # A booked call's calendar entry: one up with every change e-mailed (RFC 5545
+    # SEQUENCE), so the patient's calendar takes the latest.
+    calendar_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class QuestionnaireResponse(Base):

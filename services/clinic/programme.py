@@ -25,6 +25,7 @@ Text = Annotated[str, msgspec.Meta(max_length=4000)]
 Clock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 # Reminder times when the programme names none, by the most times a day any item asks for.
 DEFAULT_TIMES = ("09:00", "13:00", "18:00", "21:00", "11:00", "15:00")
+UPCOMING_SPAN = timedelta(days=60)  # how far ahead the plan lists booked calls
 
 
 class ExerciseItem(msgspec.Struct, forbid_unknown_fields=True):
@@ -267,7 +268,8 @@ async def plan_for(ctx: Ctx, patient: User, day: date) -> dict[str, Any]:
     has fewer practice days than its ``days_per_week``; ``done_today`` counts the day's
     home sessions in which it was practised with at least one counted rep (the dose the
     patient does on their own), ``done_live_today`` the supervised calls, apart. Only
-    calls still to come or under way are listed: an ended one is no longer joinable."""
+    calls still to come or under way are listed: an ended or cancelled one is no longer
+    joinable. ``upcoming_calls``: the booked calls after today (the next 60 days)."""
     row = await current_programme(ctx, patient.id)
     start, end = local_bounds(patient, day)
     week_start, _ = local_bounds(patient, day - timedelta(days=day.weekday()))
@@ -331,8 +333,22 @@ async def plan_for(ctx: Ctx, patient: User, day: date) -> dict[str, Any]:
     live = [
         {"id": s.id, "kind": s.kind, "scheduled_at": s.scheduled_at, "status": s.status}
         for s in todays
-        if s.kind == "live" and s.status != "ended"
+        if s.kind == "live" and s.status == "scheduled"
     ]
+    later = (
+        await ctx.db.execute(
+            select(ClinicSession)
+            .where(
+                ClinicSession.patient_id == patient.id,
+                ClinicSession.kind == "live",
+                ClinicSession.status == "scheduled",
+                ClinicSession.scheduled_at >= end,
+                ClinicSession.scheduled_at < end + UPCOMING_SPAN,
+            )
+            .order_by(ClinicSession.scheduled_at)
+        )
+    ).scalars()
+    upcoming = [{"id": s.id, "scheduled_at": s.scheduled_at} for s in later]
     return {
         "patient_id": patient.id,
         "date": day,
@@ -344,6 +360,7 @@ async def plan_for(ctx: Ctx, patient: User, day: date) -> dict[str, Any]:
         "eye_protection": data.get("eye_protection", []),
         "reminder_times": reminder_times(data) if row else [],
         "live_sessions": live,
+        "upcoming_calls": upcoming,
     }
 
 

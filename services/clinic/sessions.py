@@ -43,6 +43,7 @@ from services.clinic.errors import (
     NotFound,
     TooManyAttempts,
 )
+from services.clinic.invitations import tell_patient
 from services.clinic.models import ClinicSession
 from services.clinic.referrals import evaluate_for
 from shared import tokens
@@ -195,6 +196,13 @@ async def create_session(ctx: Ctx) -> web.Response:
         out["links"] = await open_room(ctx, row)
         out["gateway_sid"] = row.gateway_sid
     ctx.audit("create", "session", patient.id, row.id)
+    if body.kind == "live" and body.scheduled_at is not None:
+        # A call booked for a time (not "start now", whose links the therapist hands
+        # over at once): the patient gets it by e-mail with a calendar entry.
+        sent = await tell_patient(
+            ctx.services.mailer, patient, actor.name, row, "booked", ctx.settings.base_url
+        )
+        out["patient_told"] = {"sent": sent}
     return json_response(out, status=201)
 
 
@@ -220,6 +228,8 @@ async def get_session(ctx: Ctx) -> web.Response:
 async def join(ctx: Ctx) -> web.Response:
     """The caller's own join link (a patient gets the patient link only)."""
     row = await load(ctx)
+    if row.status == "cancelled":
+        raise Conflict("This call was cancelled.", code="session_cancelled")
     if row.status != "scheduled":
         raise Conflict("This session has ended.", code="session_ended")
     all_links = await open_room(ctx, row)
@@ -288,8 +298,8 @@ async def end(ctx: Ctx) -> web.Response:
     row = await load(ctx)
     if row.kind != "live" or row.gateway_sid is None:
         raise BadRequest("Only a live session with an open room can be ended here.")
-    if row.status == "ended":
-        raise Conflict("This session has ended already.", code="session_ended")
+    if row.status != "scheduled":
+        raise Conflict(f"This session is {row.status} already.", code=f"session_{row.status}")
     data = await _gateway(ctx, f"/api/sessions/{row.gateway_sid}/end", {})
     raw = data.get("summary")
     summary = parse_summary(raw) if raw is not None else SessionSummary(sid=row.gateway_sid, frames=0)
@@ -337,6 +347,16 @@ async def sweep_loop(
         await asyncio.sleep(interval_s)
 
 
+async def end_room(ctx: Ctx, row: ClinicSession) -> bool:
+    """End the session's gateway room, if one is open, so its join links stop working
+    at once. False when there was none (or it had expired: its links are dead).
+    Conflict when it was ended from the live page meanwhile."""
+    if row.gateway_sid is None or (row.gateway_expires or 0) <= time.time():
+        return False
+    await _gateway(ctx, f"/api/sessions/{row.gateway_sid}/end", {})
+    return True
+
+
 async def close_rooms_of(ctx: Ctx, patient_id: int) -> int:
     """End the patient's open live rooms at the gateway (their join links stop working
     at once): before the patient's records are erased. Returns how many were closed."""
@@ -351,11 +371,8 @@ async def close_rooms_of(ctx: Ctx, patient_id: int) -> int:
     ).scalars()
     closed = 0
     for row in rows:
-        if (row.gateway_expires or 0) <= time.time():
-            continue  # expired already: its links are dead
         with contextlib.suppress(Conflict):  # ended from the live page meanwhile
-            await _gateway(ctx, f"/api/sessions/{row.gateway_sid}/end", {})
-        closed += 1
+            closed += await end_room(ctx, row)
     return closed
 
 

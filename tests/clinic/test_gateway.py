@@ -134,6 +134,19 @@ async def test_erasing_a_patient_closes_their_open_room_at_once(
         assert (await call("GET", "/api/session", join))[0] == 410  # the link is dead
 
 
+async def test_cancelling_a_call_closes_its_open_room_at_once(
+    settings: Settings, redis: aioredis.Redis, database_url: str, tmp_path: Path
+) -> None:
+    async with site(settings, database_url, tmp_path) as web:
+        call, t, pid = web.call, web.therapist, web.pid
+        status, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+        join = session["links"]["patient_url"].split("#token=")[1]
+        assert (await call("GET", "/api/session", join))[0] == 200
+        status, cancelled = await call("POST", f"/clinic/api/sessions/{session['id']}/cancel", t)
+        assert (status, cancelled["status"]) == (200, "cancelled")
+        assert (await call("GET", "/api/session", join))[0] == 410  # the link is dead
+
+
 async def test_gateway_unreachable_is_a_clear_502(
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:

@@ -95,6 +95,61 @@ async def test_invitations_are_emailed_and_the_link_signs_the_patient_in(clinic:
     assert signed["user"]["id"] == made["patient"]["id"]
 
 
+def calendar_of(message: Message) -> tuple[str, str]:
+    """(the text, the attached calendar entry) of a mail about a call."""
+    text, entry = "", ""
+    for part in message.walk():
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        if part.get_content_type() == "text/calendar":
+            assert part.get_filename() == "video-call.ics"
+            entry = payload.decode()
+        elif part.get_content_type() == "text/plain":
+            text = payload.decode()
+    return text, entry
+
+
+async def test_a_booked_call_is_emailed_with_a_calendar_entry_that_follows_it(
+    clinic: Clinic, smtp: Inbox
+) -> None:
+    pid = clinic.ids["patient"]  # Europe/London
+    at = (datetime.now(UTC) + timedelta(days=4)).replace(hour=9, minute=15, second=0, microsecond=0)
+    before = len(smtp.to("patient@example.test"))
+    booked = await clinic.ok(
+        "POST",
+        f"/clinic/api/patients/{pid}/sessions",
+        "therapist",
+        {"kind": "live", "scheduled_at": at.isoformat()},
+        201,
+    )
+    assert booked["patient_told"] == {"sent": True}
+    [mail] = smtp.to("patient@example.test")[before:]
+    assert mail["Subject"] == "Your video call is booked"
+    text, entry = calendar_of(mail)
+    local = at.astimezone(ZoneInfo("Europe/London"))
+    assert f"{local:%H:%M} (Europe/London)" in text and "Therapist" in text, text
+    assert "/clinic/today" in text and "#token=" not in text
+    uid = next(line for line in entry.splitlines() if line.startswith("UID:"))
+    assert f"DTSTART:{at:%Y%m%dT%H%M%S}Z" in entry and "SEQUENCE:0" in entry
+
+    later = at + timedelta(days=1, hours=2)
+    await clinic.ok(
+        "PATCH", f"/clinic/api/sessions/{booked['id']}", "therapist", {"scheduled_at": later.isoformat()}
+    )
+    await clinic.ok("POST", f"/clinic/api/sessions/{booked['id']}/cancel", "therapist")
+    moved, cancelled = smtp.to("patient@example.test")[before + 1 :]
+    assert moved["Subject"] == "Your video call has moved"
+    _, entry = calendar_of(moved)
+    assert uid in entry and f"DTSTART:{later:%Y%m%dT%H%M%S}Z" in entry and "SEQUENCE:1" in entry
+    assert cancelled["Subject"] == "Your video call is cancelled"
+    _, entry = calendar_of(cancelled)
+    assert uid in entry and "METHOD:CANCEL" in entry and "SEQUENCE:2" in entry
+    # Lines end CRLF and none is longer than 75 octets (RFC 5545 3.1).
+    raw = entry.encode()
+    assert b"\r\n" in raw and all(len(line) <= 75 for line in raw.split(b"\r\n"))
+
+
 async def test_reminders_follow_the_programme_times_and_go_once(clinic: Clinic, smtp: Inbox) -> None:
     pid = clinic.ids["patient"]  # Europe/London
     await clinic.ok("PUT", f"/clinic/api/patients/{pid}/programme", "therapist", PROGRAMME, 201)
