@@ -1016,6 +1016,21 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
             "the live page linked to the clinic session",
             log,
         )
+        # The live page names the patient and queues their programme at its dose; the
+        # picker starts on the programme's first exercise, not the catalogue's.
+        await wait_js(
+            dash,
+            "return /Session with Robin Rehab/.test(document.getElementById('page-title').textContent)"
+            " && !document.getElementById('programme-queue').hidden;",
+            "the patient's name and programme on the live page",
+            log,
+        )
+        queue = await dash.locator("#queue").text_content() or ""
+        assert "Closed smile: 10 reps" in queue, queue
+        assert await dash.locator("#ex-name").input_value() == "closed_smile"
+        assert await dash.locator("#ex-reps").input_value() == "10"
+        assert await dash.get_by_role("button", name="Start Closed smile").is_enabled()
+        assert await dash.locator("details.tech").get_attribute("open") is None  # telemetry folded
         await dash.fill("#notes", "Left brow: more lift than last week.")
         await dash.get_by_role("button", name="Save notes").click()
         await shows("notes-status", r"saved to the clinic", "notes saved to the clinic")

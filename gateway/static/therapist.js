@@ -5,7 +5,7 @@
 import { connect, cueText, holdLeft, PHASES } from "/static/telerehab.js";
 import { clinic, clinicToken } from "/static/clinic.js";
 
-import { $ } from "/static/dom.js";
+import { $, el } from "/static/dom.js";
 const remoteVideo = $("remote-video"), overlay = $("remote-overlay"), endBtn = $("end-session");
 const WINDOW_S = 30, STALE_MS = 3000;
 const REGIONS = ["brow", "eye", "mouth"];
@@ -320,12 +320,18 @@ function fillDose() {
   set("ex-instructions", e.instructions);
 }
 
-async function loadExercises() {
-  if (catalogue.size) return;
+let exercisesLoading = null;
+/** The catalogue, loaded once (the programme queue waits for it too). */
+function loadExercises() {
+  return (exercisesLoading ||= fetchExercises());
+}
+
+async function fetchExercises() {
   try {
     catalogue = await session.exercises();
   } catch (err) {
     set("command-result", `The exercise list could not be loaded: ${err.message}`);
+    exercisesLoading = null;  // the next connection tries again
     return;
   }
   $("ex-name").replaceChildren(...[...catalogue.values()].map((e) => new Option(e.title, e.name)));
@@ -345,7 +351,9 @@ async function send(body, done) {
   }
 }
 
-$("start-exercise").addEventListener("click", () => {
+$("start-exercise").addEventListener("click", () => startExercise());
+
+function startExercise() {
   const name = $("ex-name").value;
   const body = { command: "start_exercise", exercise: name };
   const reps = parseInt($("ex-reps").value, 10), sets = parseInt($("ex-sets").value, 10), hold = parseFloat($("ex-hold").value);
@@ -353,7 +361,7 @@ $("start-exercise").addEventListener("click", () => {
   if (Number.isFinite(sets)) body.sets = sets;
   if (Number.isFinite(hold)) body.hold_s = hold;
   send(body, `Started ${title(name)} on the patient's screen.`);
-});
+}
 $("start-assessment").addEventListener("click", () => send({ command: "start_assessment" }, "Started the guided assessment."));
 $("stop-exercise").addEventListener("click", () => send({ command: "stop_exercise" }, "Stopped the exercise."));
 $("recalibrate").addEventListener("click", () => send({ command: "recalibrate" }, "Asked the patient to relax for a new calibration."));
@@ -391,12 +399,55 @@ async function linkClinic() {
       return;
     }
     clinicLinked = true;
+    showProgramme(row.patient_id, token);
     if (row.notes && !$("notes").value) $("notes").value = row.notes;
     set("notes-hint", "Saved to the patient's record in the clinic with \"Save notes\" and when the session ends; only therapists see them.");
     $("save-notes").hidden = false;
   } catch (err) {
     set("notes-status", `These notes stay in this browser: ${err.message}`);
   }
+}
+
+// ---- the patient's name and programme (from the clinic, when the dashboard opened the page)
+
+/** The patient's name in the header and their programme as a queue: each exercise starts
+ * at the programme's dose in one click, and the picker below starts on the first. */
+async function showProgramme(patientId, token) {
+  try {
+    const patient = await clinic(`/patients/${patientId}`, token);
+    set("page-title", `Session with ${patient.name}`);
+    document.title = `Telerehab: session with ${patient.name}`;
+  } catch { /* the page works without the name */ }
+  let programme = null;
+  try { programme = await clinic(`/patients/${patientId}/programme`, token); } catch { return; }
+  await loadExercises();
+  const list = $("queue");
+  list.replaceChildren();
+  for (const e of programme.exercises || []) {
+    const dose = { reps: e.reps, sets: e.sets, hold_s: e.hold_s };
+    const li = el("li", null, { "data-exercise": e.name });
+    const text = `${e.title}: ${e.reps} reps${e.sets > 1 ? ` × ${e.sets} sets` : ""}, hold ${e.hold_s} s `;
+    const start = el("button", "Start", { type: "button", "aria-label": `Start ${e.title}` });
+    start.disabled = !catalogue.has(e.name);
+    start.addEventListener("click", () => {
+      pick(e.name, dose);
+      startExercise();
+    });
+    li.append(text, start);
+    list.append(li);
+  }
+  $("programme-queue").hidden = !list.children.length;
+  const first = (programme.exercises || []).find((e) => catalogue.has(e.name));
+  if (first) pick(first.name, { reps: first.reps, sets: first.sets, hold_s: first.hold_s });
+}
+
+/** Puts an exercise and its dose in the controls. */
+function pick(name, dose) {
+  $("ex-name").value = name;
+  fillDose();
+  $("ex-reps").value = dose.reps;
+  $("ex-sets").value = dose.sets;
+  $("ex-hold").value = dose.hold_s;
 }
 
 /** Saves the notes to the clinic; true when they are there. */
