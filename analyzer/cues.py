@@ -30,7 +30,9 @@ CUE_STRONG_SIDE_LESS = "Let the strong side do less"
 CUE_SLOWER = "Slower"
 # Phases.
 CUE_HOLD = "Hold"
-CUE_RELAX = "Relax"
+# The patient's exercise card names each phase in these same words (PHASES in
+# gateway/static/telerehab.js): the big cue and the card never disagree.
+CUE_RELAX = "Let go slowly"
 CUE_REST = "Rest before the next set"
 CUE_DONE = "Well done: exercise finished"
 

@@ -434,6 +434,14 @@ async def test_an_exercise_started_by_the_therapist_appears_on_the_patients_page
             *logs,
         )
         assert "smile" in card[1].lower(), card
+        # In a call the therapist leads: no controls of the patient's own, the therapist's
+        # picture first, and one set of figures (the card's) while an exercise runs.
+        layout = await patient.evaluate(
+            "() => ({ practice: document.getElementById('practice').hidden,"
+            " sides: document.getElementById('sides').hidden,"
+            " first: document.querySelector('.coach-area').firstElementChild.className })"
+        )
+        assert layout == {"practice": True, "sides": True, "first": "video-box remote-main"}, layout
         await screenshot(patient, "browser-patient-exercise.png")
         # Repetitions follow the smiles the camera showed after the card appeared.
         seen = await patient.evaluate("() => window.__camera.ends.length")
@@ -483,6 +491,17 @@ async def test_an_exercise_started_by_the_therapist_appears_on_the_patients_page
             *logs,
         )
         await screenshot(patient, "browser-patient-assessment.png")
+        # The therapist ends the call: the patient sees what was done.
+        therapist.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await therapist.get_by_role("button", name="End session").click()
+        end = await wait_js(
+            patient,
+            "const e = document.getElementById('end'); return !e.hidden && e.textContent;",
+            "the end of the call on the patient's page",
+            *logs,
+        )
+        assert "Closed smile:" in end and "of 5 repetitions" in end, end
+        await screenshot(patient, "browser-patient-end.png")
         errors = patient_log.errors + therapist_log.errors
         assert not errors, f"errors in the pages:\n{await reports(logs)}"
 

@@ -1,9 +1,12 @@
 // The patient's page: device check, mirrored self-view, calibration, the exercise card with
 // live cues (text, optional speech, a beep per repetition), left/right bars, the guided
-// assessment, and practising alone. Everything the analyzer says arrives as "feedback".
+// assessment, practising alone (home practice only: in a call the therapist leads, and
+// their picture comes first), and the end of a call with what was done and the way back to
+// the plan. Everything the analyzer says arrives as "feedback".
 import { connect, cueText, holdLeft, mark, PHASES } from "/static/telerehab.js";
 
-import { $ } from "/static/dom.js";
+import { clinicToken } from "/static/clinic.js";
+import { $, el } from "/static/dom.js";
 const statusEl = $("status"), cuesEl = $("cues"), noticeEl = $("notice");
 const selfVideo = $("self-video"), remoteVideo = $("remote-video"), overlay = $("remote-overlay");
 
@@ -18,6 +21,7 @@ let shownCue = cuesEl.textContent, cueShownAt = 0, cueTimer = 0;
 let scaleMm = 10;  // bar length = this many mm; grows with the largest movement seen
 let catalogue = new Map();
 let lastRep = null, lastExercise = null, lastPhase = null, lastAssessmentStep = null;
+const done = new Map();  // exercise name → the reps counted and asked for, for the end screen
 let speech = false, tone = true, spokenAt = 0, audio = null;
 
 function showNotice(text) {
@@ -182,6 +186,8 @@ function renderExercise(ex) {
   lastExercise = ex.name;
   lastRep = ex.rep;
   lastPhase = ex.phase;
+  const counted = ex.phase === "done" ? ex.reps * ex.sets : (ex.set - 1) * ex.reps + Math.max(0, ex.rep - 1);
+  done.set(ex.name, { counted: Math.max(counted, (done.get(ex.name) || { counted: 0 }).counted), asked: ex.reps * ex.sets });
 
   const row = card.querySelector(".symmetry-row");
   const value = ex.value || {};
@@ -236,6 +242,8 @@ function render() {
     }
   }
   $("sides").classList.toggle("stale", !fb.face);
+  // One set of figures at a time: during an exercise its card shows the two sides.
+  $("sides").hidden = Boolean(fb.exercise);
   const mouth = fb.regions && fb.regions.mouth && fb.regions.mouth.excursion;
   mark("feedback", { seq: fb.seq, captured_ms: fb.captured_ms, analysed_ms: fb.analysed_ms, mouth_left: mouth ? mouth.left : null });
 }
@@ -272,7 +280,7 @@ function onState(state, message) {
   clearTimeout(cueTimer);
   const text = state === "ended" ? "The session has ended" : message;
   statusEl.textContent = text;
-  cuesEl.textContent = state === "ended" ? "The session has ended. Thank you! You can close this page." : message;
+  cuesEl.textContent = state === "ended" ? "The session has ended. Thank you!" : message;
   if (state === "error" && /camera/i.test(message)) setCheck("camera", false, message);
   document.body.classList.add("finished");
   // The device check stays up after a camera error: it says what to fix.
@@ -280,6 +288,24 @@ function onState(state, message) {
   overlay.hidden = true;
   remoteVideo.srcObject = null;
   if ("speechSynthesis" in window) speechSynthesis.cancel();
+  if (state === "ended") showEnd();
+}
+
+/** The end of a call: what was done, and the way back to the plan. */
+function showEnd() {
+  const list = $("end-list");
+  list.replaceChildren();
+  for (const [name, { counted, asked }] of done) {
+    const title = (catalogue.get(name) || {}).title || name.replaceAll("_", " ");
+    list.append(el("li", `${title}: ${Math.min(counted, asked)} of ${asked} repetitions`));
+  }
+  if (!list.children.length) list.append(el("li", "No exercise was counted in this call."));
+  $("end-back").hidden = !clinicToken("patient");
+  $("end-close").hidden = !$("end-back").hidden;
+  $("sides").hidden = true;
+  for (const box of document.querySelectorAll(".remote-main")) box.hidden = true;
+  $("end").hidden = false;
+  $("end").focus();
 }
 
 function onNotice({ kind, message }) {
@@ -313,6 +339,18 @@ const homeSession = params.get("clinic_session");
 const planned = params.get("exercise");
 let plannedSent = false;
 if (homeSession) $("home-finish").hidden = false;
+// A call with the therapist (not home practice from the plan): the therapist leads, so
+// no controls of the patient's own, and the therapist's picture comes first, large.
+// Home practice has no therapist: no empty "waiting" box.
+const remoteBox = document.querySelector(".remote-small");
+if (homeSession) {
+  remoteBox.hidden = true;
+} else {
+  document.body.classList.add("supervised");
+  $("practice").hidden = true;
+  remoteBox.classList.replace("remote-small", "remote-main");
+  document.querySelector(".coach-area").prepend(remoteBox);
+}
 
 function startPlanned() {
   if (!planned || plannedSent || !catalogue.has(planned)) return;

@@ -39,12 +39,14 @@ const PHASE_CUES = {
   hold: "Hold it.",
   release: "Let go slowly.",
   set_rest: "Rest before the next set.",
-  done: "Finished. Well done!",
+  done: "Well done: exercise finished",
 };
 
 /** The words the patient's page shows for a feedback message ("" for an unknown status). */
 export function cueText(fb) {
-  if (fb && Array.isArray(fb.cues) && fb.cues.length) return fb.cues.join(" ");
+  // The analyzer sends its cues most important first: one at a time is what a patient
+  // mid-movement can read ("Slower Hold" run together read as one odd sentence).
+  if (fb && Array.isArray(fb.cues) && fb.cues.length) return fb.cues[0];
   if (fb && fb.status === "tracking") {
     if (fb.assessment && fb.assessment.instructions) return fb.assessment.instructions;
     if (fb.exercise && PHASE_CUES[fb.exercise.phase]) return PHASE_CUES[fb.exercise.phase];
@@ -373,13 +375,15 @@ export function mark(what, data = {}) {
 }
 
 /** Human names of the exercise phases (Feedback.exercise.phase). */
+// The exercise card's phase, in the analyzer's own cue words (analyzer/cues.py), so the
+// big cue and the card never say two different things at once.
 export const PHASES = {
   rest: "Relax",
   move: "Move slowly",
   hold: "Hold",
   release: "Let go slowly",
   set_rest: "Rest before the next set",
-  done: "Finished. Well done!",
+  done: "Well done: exercise finished",
 };
 
 /** Seconds left in the hold, or null outside a hold. */
