@@ -668,6 +668,11 @@ async def test_clinic_dashboard_and_home_practice_in_chromium(
             home_log,
             timeout_ms=2 * WAIT_MS,
         )
+        # The exercise list says the programme's dose, the one the card counts.
+        chosen = await home.evaluate(
+            "() => document.getElementById('practice-exercise').selectedOptions[0].textContent"
+        )
+        assert chosen == "Closed smile (3 × 1 s hold)", chosen
         await home.get_by_role("button", name="Finish and save my results").click()
         await wait_js(
             home,

@@ -396,7 +396,14 @@ async function loadExercises() {
     return;  // tried again on the next connect
   }
   const select = $("practice-exercise");
-  select.replaceChildren(...[...catalogue.values()].map((e) => new Option(`${e.title} (${e.reps} × ${e.hold_s} s hold)`, e.name)));
+  // The dose the plan asked for, where the plan opened this page: the same numbers as the
+  // card will count, not the catalogue's defaults.
+  const dose = (e) => {
+    if (e.name !== planned) return e;
+    const n = (key, fallback) => (params.has(key) && Number.isFinite(Number(params.get(key))) ? Number(params.get(key)) : fallback);
+    return { reps: n("reps", e.reps), hold_s: n("hold", e.hold_s) };
+  };
+  select.replaceChildren(...[...catalogue.values()].map((e) => new Option(`${e.title} (${dose(e).reps} × ${dose(e).hold_s} s hold)`, e.name)));
   for (const id of ["practice-exercise", "practice-start", "practice-stop", "recalibrate"]) $(id).disabled = false;
   if (latest && !renderQueued) { renderQueued = true; requestAnimationFrame(render); }
 }
