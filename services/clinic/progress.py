@@ -4,6 +4,7 @@ by pure functions: symmetry per region, resting asymmetry, synkinesis, Sunnybroo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import mean
@@ -133,7 +134,8 @@ def composites(h: History, source: str) -> list[tuple[datetime, int]]:
 def weekly_adherence(h: History, today: date) -> list[dict[str, Any]]:
     """Per week (Monday to Sunday) since the first programme: home-practice days (a home
     session with a summary) / the programme's days per week (its most demanding
-    exercise), capped at 1; and self-care ticks / the ticks the programme asks for."""
+    exercise), capped at 1; and self-care ticks / the ticks the programme asks for. The
+    first week counts from the programme's first day, the current one up to today."""
     if not h.programmes:
         return []
     tz = ZoneInfo(h.timezone)
@@ -148,9 +150,17 @@ def weekly_adherence(h: History, today: date) -> list[dict[str, Any]]:
     while week <= today:
         end = week + timedelta(days=7)
         current = [data for at, data in h.programmes if at.astimezone(tz).date() < end][-1]
-        target_days = max([e["days_per_week"] for e in current.get("exercises", [])] or [0])
-        target_ticks = 7 * sum(s["times_per_day"] for s in current.get("self_care", []))
-        days = len({d for d in practice if week <= d < end})
+        # Measured from the programme's first day, and up to today: a programme begun on
+        # a Thursday asks for four days' worth of that week, and the week under way for
+        # the days gone so far (rounded up), not a whole week each.
+        start, stop = max(week, first), min(end, today + timedelta(days=1))
+        share = (stop - start).days / 7
+        weekly = max([e["days_per_week"] for e in current.get("exercises", [])] or [0])
+        target_days = min(weekly, math.ceil(weekly * share - 1e-9))
+        target_ticks = math.ceil(
+            7 * share * sum(s["times_per_day"] for s in current.get("self_care", [])) - 1e-9
+        )
+        days = len({d for d in practice if start <= d < stop})
         out.append(
             {
                 "t": week,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.dates as mdates
 from aiohttp import web
 from fpdf import FPDF
 from matplotlib.figure import Figure
@@ -21,12 +22,58 @@ from sqlalchemy import select
 
 from services.clinic.context import THERAPIST, Ctx, Route
 from services.clinic.intake import load_intake
-from services.clinic.models import ReferralFlag, User
+from services.clinic.models import Assessment, ClinicSession, ReferralFlag, User
 from services.clinic.programme import current_programme, local_today
 from services.clinic.progress import load_history, series
 
+NOTES_IN_REPORT = 10  # the latest sessions' notes; the rest are in the clinic
+
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 FONT_BOLD = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
+
+
+# What each series and field is called on paper (the API's keys are for programs).
+LABELS = {
+    "brow": "Brow",
+    "eye": "Eye",
+    "mouth": "Mouth",
+    "brow_mm": "Brow",
+    "eye_mm": "Eye",
+    "mouth_mm": "Mouth",
+    "therapist": "Therapist",
+    "estimate": "Estimate (analyzer)",
+    "synkinesis": "Synkinesis",
+    "adherence": "Home practice",
+    "face_total": "FaCE total",
+    "saq_total": "SAQ",
+    "fdi_physical": "FDI physical",
+    "fdi_social": "FDI social",
+}
+DIAGNOSES = {
+    "bells_palsy": "Bell's palsy",
+    "ramsay_hunt": "Ramsay Hunt syndrome",
+    "post_surgical": "Facial palsy after surgery",
+    "trauma": "Facial palsy after trauma",
+    "hemifacial_spasm": "Hemifacial spasm",
+    "synkinesis": "Synkinesis",
+    "other": "Other",
+}
+ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
+MOVEMENT_NAMES = {
+    "brow_raise": "brow raise",
+    "gentle_eye_closure": "gentle eye closure",
+    "open_smile": "open smile",
+    "snarl": "snarl",
+    "pucker": "pucker",
+}
+
+
+def label(key: str) -> str:
+    return LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def _when(t: Any) -> datetime | date:
+    return datetime.fromisoformat(t) if isinstance(t, str) else t
 
 
 def _chart(
@@ -34,18 +81,24 @@ def _chart(
 ) -> bytes:
     fig = Figure(figsize=(7.0, 2.4), dpi=110)
     ax = fig.add_subplot()
-    for label, points in lines.items():
-        pts = [(p["t"], p["value"]) for p in points if p["value"] is not None]
+    for key, points in lines.items():
+        pts = [(_when(p["t"]), p["value"]) for p in points if p["value"] is not None]
         if pts:
-            ax.plot([t for t, _ in pts], [v for _, v in pts], marker="o", label=label)
+            times: Any = [t for t, _ in pts]  # dates: matplotlib converts them itself
+            ax.plot(times, [v for _, v in pts], marker="o", label=label(key))
+    # Dates on the date axis, as a reader writes them.
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %Y"))  # type: ignore[no-untyped-call]
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=8)
     if ylim:
         ax.set_ylim(*ylim)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
-    if any(lines.values()):
+    if any(p["value"] is not None for points in lines.values() for p in points):
         ax.legend(fontsize=7, loc="best")
+    else:
+        ax.text(0.5, 0.5, "No data yet", ha="center", va="center", transform=ax.transAxes, fontsize=9)
     fig.autofmt_xdate()
     fig.tight_layout()
     out = io.BytesIO()
@@ -53,14 +106,21 @@ def _chart(
     return out.getvalue()
 
 
-def _latest(points: list[dict[str, Any]]) -> str:
+def _day(t: Any) -> str:
+    moment = _when(t)
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return f"{day:%d %b %Y}"
+
+
+def _latest(points: list[dict[str, Any]], roman: bool = False) -> str:
     for p in reversed(points):
         if p["value"] is not None:
-            t = p["t"]
-            day = t.date() if isinstance(t, datetime) else t
             value = p["value"]
-            shown = f"{value:g}" if isinstance(value, float) else str(value)
-            return f"{shown} ({day.isoformat()})"
+            if roman:
+                shown = ROMAN.get(int(value), str(value))
+            else:
+                shown = f"{value:g}" if isinstance(value, float) else str(value)
+            return f"{shown} ({_day(p['t'])})"
     return "–"
 
 
@@ -76,10 +136,73 @@ def new_pdf(title: str, margin: float) -> FPDF:
 
 
 def diagnosis_text(intake: dict[str, Any]) -> str:
-    diagnosis = str(intake["diagnosis"]).replace("_", " ")
+    key = str(intake["diagnosis"])
+    diagnosis = DIAGNOSES.get(key, key.replace("_", " "))
     if intake.get("diagnosis_other"):
-        diagnosis += f" ({intake['diagnosis_other']})"
+        diagnosis = (
+            intake["diagnosis_other"] if key == "other" else f"{diagnosis} ({intake['diagnosis_other']})"
+        )
     return diagnosis
+
+
+def _ticked(group: dict[str, Any] | None, names: dict[str, str]) -> list[str]:
+    return [text for key, text in names.items() if (group or {}).get(key)]
+
+
+def intake_lines(intake: dict[str, Any]) -> list[str]:
+    """The intake's history as sentences: treatments, everyday problems, eye care and
+    symptoms, imaging (each only when recorded)."""
+    out = []
+    treatments = intake.get("treatments") or {}
+    given = _ticked(
+        treatments, {"corticosteroids": "corticosteroids", "antivirals": "antivirals", "surgery": "surgery"}
+    )
+    if given or treatments.get("notes"):
+        out.append(
+            "Treatments: " + "; ".join([*given, *([treatments["notes"]] if treatments.get("notes") else [])])
+        )
+    problems = intake.get("problems") or {}
+    hard = _ticked(
+        problems,
+        {"eye_closure": "closing the eye", "eating_drinking": "eating and drinking", "speaking": "speaking"},
+    )
+    if hard or problems.get("other"):
+        out.append(
+            "Everyday problems: "
+            + "; ".join([*hard, *([problems["other"]] if problems.get("other") else [])])
+        )
+    care = _ticked(
+        intake.get("eye_care"), {"drops": "drops", "ointment": "ointment", "taping": "taping at night"}
+    )
+    if care:
+        out.append("Eye care in use: " + ", ".join(care))
+    if intake.get("eye_symptoms"):
+        out.append("Eye symptoms: " + ", ".join(s.replace("_", " ") for s in intake["eye_symptoms"]))
+    if intake.get("new_symptoms"):
+        out.append("New symptoms: " + ", ".join(s.replace("_", " ") for s in intake["new_symptoms"]))
+    if intake.get("imaging"):
+        out.append(f"Imaging: {intake['imaging']}")
+    return out
+
+
+def sunnybrook_lines(grading: dict[str, Any]) -> list[str]:
+    """A Sunnybrook grading's items: resting symmetry, voluntary movement and synkinesis
+    per movement, and how they add up."""
+    resting = grading.get("resting") or {}
+    voluntary = grading.get("voluntary") or {}
+    synkinesis = grading.get("synkinesis") or {}
+    r_score, v_score, s_score = (
+        5 * sum(resting.values()),
+        4 * sum(voluntary.values()),
+        sum(synkinesis.values()),
+    )
+    return [
+        f"Composite {grading['composite']} = voluntary {v_score} − resting {r_score} − synkinesis {s_score}",
+        "Resting symmetry: " + ", ".join(f"{k} {v}" for k, v in resting.items()),
+        "Voluntary movement (1–5): "
+        + ", ".join(f"{MOVEMENT_NAMES.get(k, k)} {v}" for k, v in voluntary.items()),
+        "Synkinesis (0–3): " + ", ".join(f"{MOVEMENT_NAMES.get(k, k)} {v}" for k, v in synkinesis.items()),
+    ]
 
 
 def render(
@@ -89,11 +212,17 @@ def render(
     programme: dict[str, Any] | None,
     today: date,
 ) -> bytes:
-    """The report as PDF bytes (pure: everything it shows is passed in)."""
+    """The report as PDF bytes (pure: everything it shows is passed in). ``patient`` may
+    carry ``flags``, ``gradings`` (the latest Sunnybrook grading per source, with its
+    items) and ``notes`` (the therapist's session notes, (date, text), newest first)."""
     pdf = new_pdf(f"Progress report: {patient['name']}", margin=15)
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
-    def heading(text: str) -> None:
+    def heading(text: str, keep_mm: float = 25) -> None:
+        """A section heading, never left alone at the foot of a page: it moves to the
+        next page unless ``keep_mm`` of what follows fits under it."""
+        if pdf.get_y() + 9 + keep_mm > pdf.page_break_trigger:
+            pdf.add_page()
         pdf.ln(2)
         pdf.set_font("DejaVu", "B", 12)
         pdf.cell(width, 7, text, new_x="LMARGIN", new_y="NEXT")
@@ -105,16 +234,20 @@ def render(
     pdf.set_font("DejaVu", "B", 16)
     pdf.cell(width, 10, "Facial rehabilitation progress report", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 9)
-    line(f"Patient: {patient['name']} (id {patient['id']})    Report date: {today.isoformat()}")
+    line(f"Patient: {patient['name']} (id {patient['id']})    Report date: {today:%d %b %Y}")
     line(f"Therapist: {patient.get('therapist_name', '–')}")
     if intake:
+        heading("History")
         side = intake.get("affected_side") or "not recorded"
+        onset = _when(str(intake["onset_date"]))
         line(
-            f"Diagnosis: {diagnosis_text(intake)}; onset {intake['onset_date']}; affected side: {side}; "
-            f"course: {intake.get('course', 'unknown')}"
+            f"Diagnosis: {diagnosis_text(intake)}; onset {onset:%d %b %Y}; affected side: {side}; "
+            f"course since onset: {intake.get('course', 'unknown')}"
         )
+        for text in intake_lines(intake):
+            line(text)
         if intake.get("goals"):
-            line("Goals: " + "; ".join(intake["goals"]))
+            line("The patient's goals: " + "; ".join(intake["goals"]))
 
     heading("Latest scores")
     q = s["questionnaires"]
@@ -122,7 +255,7 @@ def render(
     rows = [
         ("Sunnybrook composite (therapist)", _latest(s["sunnybrook_therapist"])),
         ("Sunnybrook composite (automated estimate, to confirm)", _latest(s["sunnybrook_estimate"])),
-        ("House–Brackmann grade", _latest(s["house_brackmann"])),
+        ("House–Brackmann grade", _latest(s["house_brackmann"], roman=True)),
         ("FaCE total (0–100, higher better)", _latest(q.get("face_total", []))),
         ("SAQ (20–100, higher = more synkinesis)", _latest(q.get("saq_total", []))),
         (
@@ -130,15 +263,24 @@ def render(
             f"{_latest(q.get('fdi_physical', []))} / {_latest(q.get('fdi_social', []))}",
         ),
         (
-            "Home-practice adherence, last 4 weeks",
+            "Home-practice adherence, last 4 weeks (since the programme began)",
             f"{round(100 * sum(adherence) / len(adherence))} %" if adherence else "–",
         ),
     ]
-    for label, value in rows:
-        pdf.cell(width * 0.6, 5, label)
+    for name, value in rows:
+        pdf.cell(width * 0.6, 5, name)
         pdf.cell(width * 0.4, 5, value, new_x="LMARGIN", new_y="NEXT")
+    for source, title in (
+        ("therapist", "therapist's grading"),
+        ("estimate", "automated estimate, to confirm"),
+    ):
+        grading = (patient.get("gradings") or {}).get(source)
+        if grading:
+            heading(f"Sunnybrook items, latest {title} ({_day(grading['at'])})", keep_mm=20)
+            for text in sunnybrook_lines(grading):
+                line(text)
 
-    heading("Charts")
+    heading("Charts", keep_mm=65)
     charts = [
         _chart(
             "Sunnybrook composite",
@@ -170,13 +312,20 @@ def render(
                 f"• {item['title']} ({item['kind'].replace('_', ' ')}{duration}, {item['when']}, "
                 f"{item['times_per_day']}×/day)"
             )
+        for item in programme.get("education", []):
+            line(f"• Reading: {item['title']}")
         for text in programme.get("eye_protection", []):
             line(f"Eye protection: {text}")
+    notes = patient.get("notes", [])
+    if notes:
+        heading("Session notes (latest first)")
+        for day, text in notes:
+            line(f"{day:%d %b %Y}: {text}")
     flags = patient.get("flags", [])
     if flags:
         heading("Referral suggestions")
         for f in flags:
-            line(f"• [{f['status']}] {f['specialty']}: {f['reason']}")
+            line(f"• {f['specialty'].replace('_', ' ').capitalize()} ({f['status']}): {f['reason']}")
     return bytes(pdf.output())
 
 
@@ -202,11 +351,40 @@ async def report_pdf(ctx: Ctx, patient: User) -> tuple[bytes, str]:
             )
         )
     ).scalars()
+    gradings: dict[str, dict[str, Any]] = {}
+    for row in (
+        await ctx.db.execute(
+            select(Assessment)
+            .where(Assessment.patient_id == patient.id, Assessment.composite.is_not(None))
+            .order_by(Assessment.assessed_at, Assessment.id)
+        )
+    ).scalars():
+        gradings[row.source] = {
+            "at": row.assessed_at,
+            "composite": row.composite,
+            "resting": row.resting,
+            "voluntary": row.voluntary,
+            "synkinesis": row.synkinesis,
+        }
+    noted = (
+        await ctx.db.execute(
+            select(ClinicSession)
+            .where(
+                ClinicSession.patient_id == patient.id,
+                ClinicSession.notes.is_not(None),
+                ClinicSession.notes != "",
+            )
+            .order_by(ClinicSession.scheduled_at.desc())
+            .limit(NOTES_IN_REPORT)
+        )
+    ).scalars()
     info = {
         "id": patient.id,
         "name": patient.name,
         "therapist_name": therapist.name if therapist else "–",
         "flags": [{"status": f.status, "specialty": f.specialty, "reason": f.reason} for f in flags],
+        "gradings": gradings,
+        "notes": [((r.ended_at or r.scheduled_at).date(), r.notes) for r in noted],
     }
     prog = {"version": programme.version, **programme.data} if programme else None
     pdf = await asyncio.to_thread(

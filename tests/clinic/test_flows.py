@@ -17,6 +17,7 @@ from services.clinic import audit
 from services.clinic.app import sessions_key
 from services.clinic.db import utcnow
 from services.clinic.models import Programme, User
+from services.clinic.progress import History, SessionRecord, weekly_adherence
 from shared.settings import Settings
 from testkit.clinic_records import INTAKE, PROGRAMME, SUNNYBROOK, summary
 from tests.clinic.conftest import PASSWORD, Clinic, audit_count
@@ -107,9 +108,32 @@ async def test_home_practice_counts_as_adherence_and_feeds_progress(clinic: Clin
     assert progress["resting_asymmetry"]["mouth_mm"][0]["value"] == -2.5
     assert progress["synkinesis"][0]["value"] == 0.2
     week = progress["adherence"][-1]
-    # brow_raise asks for 7 days a week (the default), the most demanding exercise
-    assert week["practice_days"] == 1 and week["target_days"] == 7 and week["value"] == 0.143
+    # brow_raise asks for 7 days a week (the default); the programme began today, so
+    # this week asks for today only, and today's practice meets it.
+    assert week["practice_days"] == 1 and week["target_days"] == 1 and week["value"] == 1.0
     assert progress["questionnaires"]["saq_total"][0]["value"] == 40.0
+
+
+def test_adherence_counts_from_the_programmes_first_day_and_up_to_today() -> None:
+    # A programme of 5 days a week begun on Thursday 5 November: that week asks for 3 of
+    # its 4 days (5 x 4/7, rounded up), the next one for 5, the week under way (to
+    # Wednesday 18th) for 3 (5 x 3/7 rounded up).
+    begun = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
+    programme = {"exercises": [{"days_per_week": 5}], "self_care": []}
+    practised = [date(2026, 11, d) for d in (2, 5, 6, 9, 10, 11, 12, 13, 16, 17)]  # the 2nd: before it
+    h = History(
+        patient_id=1,
+        programmes=[(begun, programme)],
+        sessions=[
+            SessionRecord(datetime(d.year, d.month, d.day, 12, tzinfo=UTC), "home", {}) for d in practised
+        ],
+    )
+    weeks = weekly_adherence(h, date(2026, 11, 18))
+    assert [(w["practice_days"], w["target_days"], w["value"]) for w in weeks] == [
+        (2, 3, 0.667),
+        (5, 5, 1.0),
+        (2, 3, 0.667),
+    ]
 
 
 async def test_summary_is_stored_once(clinic: Clinic) -> None:
