@@ -29,8 +29,12 @@ EYELIDS: dict[Side, tuple[tuple[int, int], ...]] = {
 CANTHI: dict[Side, tuple[int, int]] = {"right": (33, 133), "left": (362, 263)}
 NASAL_ALA: dict[Side, tuple[int, ...]] = {"right": (98, 129), "left": (327, 358)}
 CHEEK: dict[Side, tuple[int, ...]] = {"right": (205, 187, 147, 123), "left": (425, 411, 376, 352)}
-# (upper lip outer edge, lower lip outer edge) halfway between the midline and the corner.
-LIP_EDGES: dict[Side, tuple[int, int]] = {"right": (37, 84), "left": (267, 314)}
+# (upper lip outer edge, lower lip outer edge) pairs, from beside the philtrum to halfway
+# to the corner: three columns of the vermilion, so one edge misread cannot move the mean.
+LIP_EDGES: dict[Side, tuple[tuple[int, int], ...]] = {
+    "right": ((37, 84), (39, 181), (40, 91)),
+    "left": ((267, 314), (269, 405), (270, 321)),
+}
 
 IRIS_CENTRES: dict[Side, int] = {"right": 468, "left": 473}
 # Iris edge pairs (horizontal and vertical) for the refined iris landmarks.
@@ -55,7 +59,11 @@ _PAIRS: tuple[tuple[int, int], ...] = (
     (133, 362),
     *zip(NASAL_ALA["right"], NASAL_ALA["left"], strict=True),
     *zip(CHEEK["right"], CHEEK["left"], strict=True),
-    *zip(LIP_EDGES["right"], LIP_EDGES["left"], strict=True),
+    *(
+        pair
+        for (r_up, r_low), (l_up, l_low) in zip(LIP_EDGES["right"], LIP_EDGES["left"], strict=True)
+        for pair in ((r_up, l_up), (r_low, l_low))
+    ),
     (468, 473),
     (469, 474),
     (470, 475),

@@ -109,8 +109,8 @@ def face_axes(neutral: FloatArray) -> FaceAxes:
 # Index arrays for vectorised measuring.
 _LID_UPPER = np.array([u for side in SIDES for u, _ in EYELIDS[side]])
 _LID_LOWER = np.array([lo for side in SIDES for _, lo in EYELIDS[side]])
-_LIP_UPPER = np.array([LIP_EDGES[side][0] for side in SIDES])
-_LIP_LOWER = np.array([LIP_EDGES[side][1] for side in SIDES])
+_LIP_UPPER = np.array([u for side in SIDES for u, _ in LIP_EDGES[side]])
+_LIP_LOWER = np.array([lo for side in SIDES for _, lo in LIP_EDGES[side]])
 
 # Every point whose displacement a feature reads, and where each group sits in that array.
 _GROUPS: dict[str, dict[Side, tuple[int, ...]]] = {
@@ -178,10 +178,11 @@ def eye_apertures(points: FloatArray, down: npt.NDArray[np.float64] | None = Non
 
 
 def lip_heights(points: FloatArray) -> tuple[float, float]:
-    """(left, right) upper-to-lower lip outer edge distance, in landmark units."""
+    """(left, right) upper-to-lower lip outer edge distance, the mean over each side's
+    columns, in landmark units."""
     gap = points[_LIP_UPPER, :2] - points[_LIP_LOWER, :2]
-    h = np.sqrt((gap * gap).sum(axis=1))
-    return float(h[0]), float(h[1])
+    per_side = np.sqrt((gap * gap).sum(axis=1)).reshape(2, -1).mean(axis=1)
+    return float(per_side[0]), float(per_side[1])
 
 
 @dataclass(frozen=True, slots=True)

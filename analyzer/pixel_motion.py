@@ -20,8 +20,9 @@ and places the regions; how far each point really moved is measured in the image
 3. Pyramidal Lucas-Kanade follows each measured point from the neutral canvas to the
    current one, starting from no motion so the pixels alone decide: always from the
    neutral, so nothing drifts over a session. A point whose forward-backward track
-   disagrees by more than 0.8 px, or that LK loses, is occluded or untextured; it keeps
-   its landmark position.
+   disagrees by more than 0.8 px (3 px on the lips' outer edges, which a press squeezes
+   rather than carries), or that LK loses, is occluded or untextured; it keeps its
+   landmark position.
 4. Points that should not move with any exercise (nose bridge, canthi, upper cheeks,
    glabella) are tracked in the same call; a similarity fitted on where they went (the
    30 % that fit worst left out) is what the landmark placement got wrong, and corrects
@@ -70,6 +71,11 @@ EYE_LINE = (92.0, 70.0)  # where the point between the eyes sits on the canvas
 WINDOW = (13, 13)
 LEVELS = 2
 FB_MAX_PX = 0.8
+# The lips' outer edges: a pressed lip's vermilion is squeezed, not carried, so the
+# forward and the backward track of its edge disagree by more than a carried point's
+# do (measured: 0.8 px rejected 60-70 % of a pressing edge's frames, and the landmark
+# kept instead barely sees a press). Still bounded: a lost point is not kept.
+FB_MAX_LIP_PX = 3.0
 _CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.02)
 _CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(3, 3))
 
@@ -83,7 +89,7 @@ _REGION_POINTS = tuple(
             *(i for side in SIDES for i in MOUTH_CORNER[side]),
             *(i for side in SIDES for i in NASAL_ALA[side]),
             *(i for side in SIDES for i in CHEEK[side]),
-            *(i for side in SIDES for i in LIP_EDGES[side]),
+            *(i for side in SIDES for pair in LIP_EDGES[side] for i in pair),
         ]
     )
 )
@@ -91,6 +97,8 @@ _REGION_POINTS = tuple(
 # upper cheeks, glabella): their residual motion is head motion left over.
 PIXEL_STABLE: tuple[int, ...] = (168, 6, 197, 195, 5, 4, 33, 133, 362, 263, 116, 345, 9, 8)
 _ALL = np.array(_REGION_POINTS + PIXEL_STABLE)
+_LIP_POINTS = {i for side in SIDES for pair in LIP_EDGES[side] for i in pair}
+_FB_MAX = np.array([FB_MAX_LIP_PX if i in _LIP_POINTS else FB_MAX_PX for i in _ALL], dtype=np.float32)
 PIXEL_STABLE_IDX = np.array(PIXEL_STABLE)
 _N_REGION = len(_REGION_POINTS)
 _LIDS_IDX = np.array(_LIDS)
@@ -230,7 +238,7 @@ class NeutralImage:
         pixels corrected, large when the landmarks are not this frame's."""
         to_cv = fit_similarity(points[_FIT_IDX, :2], self.fit_target, _FIT_KEEP)
         current = to_canvas(gray, to_cv)
-        moved, ok = _lk(self.canvas, current, self.start)
+        moved, ok = _lk(self.canvas, current, self.start, _FB_MAX)
         stable_ok = ok[_N_REGION:]
         misplaced = (
             float(
@@ -289,9 +297,13 @@ def register(
 
 
 def _lk(
-    before: Gray, after: Gray, start: npt.NDArray[np.float32]
+    before: Gray,
+    after: Gray,
+    start: npt.NDArray[np.float32],
+    fb_max: float | npt.NDArray[np.float32] = FB_MAX_PX,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-    """Track ``start`` from ``before`` to ``after``; (positions, passed the checks)."""
+    """Track ``start`` from ``before`` to ``after``; (positions, passed the checks:
+    found both ways, forward-backward disagreement under ``fb_max`` px, on the canvas)."""
     p0 = start.reshape(-1, 1, 2)
     none = cast(Any, None)
     p1, st, _ = cv2.calcOpticalFlowPyrLK(
@@ -301,6 +313,6 @@ def _lk(
         after, before, p1, none, winSize=WINDOW, maxLevel=LEVELS, criteria=_CRITERIA
     )
     fb = np.sqrt(((p0b - p0) ** 2).sum(axis=2)).ravel()
-    ok = (st.ravel() == 1) & (st_b.ravel() == 1) & (fb < FB_MAX_PX)
+    ok = (st.ravel() == 1) & (st_b.ravel() == 1) & (fb < fb_max)
     inside = (p1[:, 0, 0] >= 0) & (p1[:, 0, 0] < CANVAS_W) & (p1[:, 0, 1] >= 0) & (p1[:, 0, 1] < CANVAS_H)
     return p1.reshape(-1, 2).astype(np.float32), ok & inside

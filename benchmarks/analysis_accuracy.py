@@ -9,7 +9,8 @@ so the figures are the user's figures. Clip kinds, per face:
 
 * k grid: smile, eye closure, brow raise, pucker at k in {0, .25, .5, .75, 1} after
   1.6 s of rest, with a little head sway (the affected side alternates by face); snarl,
-  lip press and cheek puff at k in {0, .5, 1} (reported per exercise, not in "all");
+  lip press and cheek puff at k in {0, .5, 1} (reported per exercise, not in "all"; a lip
+  press's true k is what the warp really moved on each side);
 * three repetitions of a smile: ``attempts`` (movements to target and back) exact?
 * resting droop: one mouth corner 4 px lower at rest; error of the reported mm;
 * synkinesis: a smile during which the affected eye narrows 25-50 % (positives) or not
@@ -148,7 +149,10 @@ def hold(move: Movement, lead: float = 1.6, tail: float = 0.8) -> list[tuple[Mov
     return [(Movement(), lead), (move, 0.6), (move, 3.4), (Movement(), 0.6), (Movement(), tail)]
 
 
-def clips_for(face_index: int, kinds: set[str]) -> Iterator[Clip]:
+def clips_for(face_index: int, kinds: set[str], face: SyntheticFace | None = None) -> Iterator[Clip]:
+    """The clips for ``face`` (the face at ``face_index``; needed for lip press, whose
+    true k is what the warp really did: a thin lip runs out of vermilion on the healthy
+    side first, so the affected side truly moves more than k times as much)."""
     affected: Side = "right" if face_index % 2 == 0 else "left"
     other: Side = "left" if affected == "right" else "right"
     smile = BY_EXERCISE["closed_smile"]
@@ -165,12 +169,18 @@ def clips_for(face_index: int, kinds: set[str]) -> Iterator[Clip]:
     if "extra" in kinds:
         for m in EXTRA:
             for k in (0.0, 0.5, 1.0):
+                movement = sided(m, k, affected)
+                truth_k = k
+                if m.exercise == "lip_press" and face is not None:
+                    moved = face.lip_press_moved(movement.lip_press_left, movement.lip_press_right)
+                    ratio = moved[affected] / moved[other]
+                    truth_k = round(min(ratio, 1 / ratio) if ratio else 0.0, 3)
                 yield Clip(
                     f"{m.exercise} k={k}",
                     m.exercise,
-                    hold(sided(m, k, affected)),
+                    hold(movement),
                     motion=HeadMotion(seed=face_index * 17 + int(k * 4)),
-                    truth={"k": k, "side": affected, "extra": True},
+                    truth={"k": truth_k, "side": affected, "extra": True},
                 )
     if "reps" in kinds:
         move = sided(smile, 0.6, affected)
@@ -319,7 +329,7 @@ class Tally:
 
 def run_face(name: str, index: int, kinds: set[str], tally: Tally, workdir: Path, landmarker: str) -> None:
     face = SyntheticFace(FACES[name]())
-    for clip in clips_for(index, kinds):
+    for clip in clips_for(index, kinds, face):
         path = workdir / f"{name}.mp4"
         write_mp4(path, frames(face, clip), FPS, crf=clip.crf)
         recorder = RecordingLandmarker(landmarker)

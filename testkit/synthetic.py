@@ -366,8 +366,40 @@ class SyntheticFace:
                 bumps.append(Bump.at((cheek + outline) / 2, out * amount, 0.0, 1.25 * s))
         return _Stage(bands, SmoothField(bumps, self.shape))
 
-    def _lip_press(self, left: float, right: float, points: FloatArray) -> Band:
-        """Outer lip contours towards the seal line: the vermilion gets thinner."""
+    def lip_press_limit(self) -> float:
+        """The largest press (px, both sides alike) the warp moves exactly over the part
+        of this face's resting lips that each side presses fully (``lip_press_moved``)."""
+        xs, profile, room_down, room_up = self._lip_press_room(1.0, 1.0, self.landmarks)
+        pressed = self._fully_pressed(xs)
+        room = np.minimum(room_down[pressed], room_up[pressed])
+        return float(np.min(room / profile[pressed]))
+
+    def _fully_pressed(self, xs: FloatArray, side: Side | None = None) -> npt.NDArray[np.bool_]:
+        """Which lip columns ``xs`` a side presses with its full amount (from the lateral
+        knot to beside the philtrum), that ``side``'s or either's."""
+        points = self.landmarks
+        mask = np.zeros(xs.shape, dtype=bool)
+        for one in SIDES if side is None else (side,):
+            lo, hi = sorted((points[LIP_LATERAL[one], 0], points[UPPER_LIP[one], 0]))
+            mask |= (xs >= lo) & (xs <= hi)
+        return mask
+
+    def lip_press_moved(self, left: float, right: float) -> dict[Side, float]:
+        """How far (px) the warp really thins each side's lips for a press of ``left`` and
+        ``right``: the upper and the lower edge together, the mean over the part of the
+        lip each side presses fully (from the lateral knot to beside the philtrum). A thin
+        lip runs out of vermilion (the band keeps a fifth of it), so a side can move less
+        than it was asked to, and the healthy side of a palsy face more often than the
+        affected one."""
+        xs, profile, room_down, room_up = self._lip_press_room(left, right, self.landmarks)
+        moved = np.minimum(profile, room_down) + np.minimum(profile, room_up)
+        return {side: float(moved[self._fully_pressed(xs, side)].mean()) for side in SIDES}
+
+    def _lip_press_room(
+        self, left: float, right: float, points: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Per column of the lips: x, the press asked for, and how far the upper and the
+        lower outer edge can move towards the seal (four fifths of the vermilion)."""
         uo, ui = points[list(LIP_UPPER_OUTER), :2], points[list(LIP_UPPER_INNER), :2]
         li, lo = points[list(LIP_LOWER_INNER), :2], points[list(LIP_LOWER_OUTER), :2]
         xs = columns(np.concatenate([uo, lo]))
@@ -377,8 +409,19 @@ class SyntheticFace:
         knots = (61, LIP_LATERAL["right"], UPPER_LIP["right"], 0, UPPER_LIP["left"], LIP_LATERAL["left"], 291)
         amounts = [0.0, right, right, (left + right) / 2, left, left, 0.0]
         profile = np.interp(xs, [points[i, 0] for i in knots], amounts).astype(np.float32)
-        down = np.minimum(profile, 0.8 * np.maximum(y_ui - y_uo, 0.0))
-        up = np.minimum(profile, 0.8 * np.maximum(y_lo - y_li, 0.0))
+        room_down = 0.8 * np.maximum(y_ui - y_uo, 0.0)
+        room_up = 0.8 * np.maximum(y_lo - y_li, 0.0)
+        return xs, profile, room_down, room_up
+
+    def _lip_press(self, left: float, right: float, points: FloatArray) -> Band:
+        """Outer lip contours towards the seal line: the vermilion gets thinner."""
+        xs, profile, room_down, room_up = self._lip_press_room(left, right, points)
+        uo, lo = points[list(LIP_UPPER_OUTER), :2], points[list(LIP_LOWER_OUTER), :2]
+        li = points[list(LIP_LOWER_INNER), :2]
+        y_uo, y_lo, y_li = polyline_y(uo, xs), polyline_y(lo, xs), polyline_y(li, xs)
+        y_ui = polyline_y(points[list(LIP_UPPER_INNER), :2], xs)
+        down = np.minimum(profile, room_down)
+        up = np.minimum(profile, room_up)
         tail = max(1.5 * float(np.max(y_lo - y_li)), 2.5 * max(left, right))
         zero = np.zeros_like(xs)
         return Band(

@@ -14,8 +14,11 @@ from analyzer.landmarks import FloatArray
 from analyzer.metrics import FEATURES, REGIONS, FaceMeasures, Neutral, measure, mm_per_unit, symmetry
 from testkit.synthetic import SyntheticFace
 
-GROUPS = (BROW, MOUTH_CORNER, NASAL_ALA, CHEEK, LIP_EDGES)
-MOVABLE = [i for group in GROUPS for side in group.values() for i in side]
+GROUPS = (BROW, MOUTH_CORNER, NASAL_ALA, CHEEK)
+MOVABLE = [
+    *(i for group in GROUPS for side in group.values() for i in side),
+    *(i for side in LIP_EDGES.values() for pair in side for i in pair),
+]
 MOVABLE += [159, 145, 386, 374, 158, 153, 385, 380, 160, 144, 387, 373]  # eyelids
 
 

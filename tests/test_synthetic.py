@@ -130,6 +130,18 @@ def test_lip_press_thins_both_lips_towards_the_seal(
     assert upper > 1.5 and lower > 0.8 and abs(seal) < 1.0, (upper, lower, seal)
 
 
+def test_lip_press_says_how_far_each_side_really_moved(face: SyntheticFace) -> None:
+    # The accuracy benchmark's truth for lip press: a press the vermilion has room for
+    # moves as asked, one beyond it is cut short on the side pressed harder.
+    room = face.lip_press_limit()
+    small = face.lip_press_moved(room, room / 2)
+    assert small["left"] == pytest.approx(2 * room, rel=1e-3)
+    assert small["right"] == pytest.approx(room, rel=1e-3)
+    large = face.lip_press_moved(4 * room, 2 * room)
+    assert large["right"] / large["left"] > 0.55, large
+    assert large["left"] < 8 * room
+
+
 def test_eye_closure_is_followed_over_the_documented_range(
     face: SyntheticFace, landmarker: FaceMeshLandmarker, neutral: FloatArray
 ) -> None:
