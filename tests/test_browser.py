@@ -1316,3 +1316,58 @@ async def test_a_therapist_books_moves_and_cancels_a_call_and_the_patient_sees_i
         assert await home.locator("#live").is_hidden()
         errors = dash_log.errors + home_log.errors
         assert not errors, "errors in the pages:\n" + await reports((dash_log, home_log))
+
+
+async def test_todays_routine_runs_the_exercises_in_turn_after_one_calibration(
+    settings: Settings, redis: aioredis.Redis, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    """Do today's routine: the day's due exercises one after another in one session,
+    calibrated once; the next starts by itself after the last repetition of the one
+    before, and the saved session counts for the exercise done."""
+    daily = {"sets": 1, "hold_s": 1, "days_per_week": 7}
+    routine = {
+        "exercises": [
+            {"name": "closed_smile", "reps": 1, "times_per_day": 2, **daily},
+            {"name": "brow_raise", "reps": 2, "times_per_day": 1, **daily},
+        ]
+    }
+    async with clinic_site(settings, face, tmp_path) as site:
+        made = await site.call(
+            "POST", "/patients", site.therapist, {"email": "p@example.test", "name": "Pat"}
+        )
+        pid = made["patient"]["id"]
+        await site.call("PUT", f"/patients/{pid}/programme", site.therapist, routine)
+        home, log = await open_page(site.browser, made["invite"]["link"], "home routine")
+        await wait_js(home, "return document.body.dataset.ready === 'true';", "today's plan", log)
+        hint = await home.locator("#routine-hint").text_content() or ""
+        assert hint == "Closed smile, then Brow raise.", hint
+        await home.get_by_role("button", name="Do today's routine").click()
+        step = (
+            "const t = (id) => document.getElementById(id).textContent;"
+            " return location.pathname === '/patient' && t('exercise-title') === '{title}'"
+            " && t('routine-progress') === 'Exercise {n} of 2 in today\\'s routine';"
+        )
+        await wait_js(home, step.format(title="Closed smile", n=1), "the routine's first exercise", log)
+        await home.evaluate(
+            "() => { window.__recalibrated = false; setInterval(() => {"
+            " const f = window.telerehab.lastFeedback;"
+            " if (f && f.status === 'calibrating') window.__recalibrated = true; }, 50); }"
+        )
+        await wait_js(
+            home,
+            step.format(title="Brow raise", n=2),
+            "the routine's second exercise, by itself",
+            log,
+            timeout_ms=2 * WAIT_MS,
+        )
+        # One calibration for the whole routine: none again between the exercises.
+        assert await home.evaluate("() => window.__recalibrated") is False
+        await home.get_by_role("button", name="Finish and save my results").click()
+        await wait_js(
+            home, "return /Saved/.test(document.getElementById('saved').textContent);", "saved", log
+        )
+        sessions = await site.call("GET", f"/patients/{pid}/sessions", site.therapist)
+        [saved] = [s for s in sessions if s["kind"] == "home"]
+        done = {e["name"]: e["reps"] for e in saved["summary"]["exercises"]}
+        assert done.get("closed_smile") == 1, done  # (the clip smiles; it raises no brow)
+        assert not log.errors, await log.report()

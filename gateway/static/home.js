@@ -44,18 +44,18 @@ function fail(err) {
   notice(err.message || String(err));
 }
 
-async function practise(exercise) {
+/** One exercise and its dose, as the exercise page reads it: name:reps:sets:hold. */
+const dose = (e) => `${e.name}:${e.reps}:${e.sets}:${e.hold_s}`;
+
+/** Opens the exercise page for a new home session: one exercise, a routine (several, in
+ * order, after one calibration), or free practice (none). */
+async function practise(exercises) {
   status("Starting…");
   try {
     const session = await clinic(`/patients/${me.id}/sessions`, token, { method: "POST", body: { kind: "home" } });
     const join = await clinic(`/sessions/${session.id}/join`, token);
     const extra = new URLSearchParams({ clinic_session: String(session.id) });
-    if (exercise) {
-      extra.set("exercise", exercise.name);
-      extra.set("reps", String(exercise.reps));
-      extra.set("sets", String(exercise.sets));
-      extra.set("hold", String(exercise.hold_s));
-    }
+    if (exercises && exercises.length) extra.set("routine", exercises.map(dose).join(","));
     location.assign(`${join.url}&${extra}`);
   } catch (err) {
     status("Ready");
@@ -66,20 +66,26 @@ async function practise(exercise) {
 function render(plan) {
   const list = $("exercises");
   list.replaceChildren();
+  // Today's routine: the exercises still due today, in the programme's order, one after
+  // another after a single calibration.
+  const due = plan.exercises.filter((e) => e.due_today && !e.complete);
+  $("routine-row").hidden = due.length < 2;
+  $("routine-hint").textContent = due.length >= 2 ? `${due.map((e) => e.title).join(", then ")}.` : "";
+  $("routine").onclick = () => practise(due);
   for (const e of plan.exercises) {
     const li = el("li", null, { class: e.complete ? "done" : "" });
     const text = el("div");
     text.append(el("strong", e.title), el("br"), `${e.reps} times, hold ${e.hold_s} s${e.sets > 1 ? `, ${e.sets} sets` : ""}. Done today: ${e.done_today} of ${e.times_per_day}.${e.done_live_today ? ` With your therapist: ${e.done_live_today}.` : ""}`);
     if (!e.due_today) text.append(" Not needed today.");
     const start = el("button", e.complete ? `Practise ${e.title} again` : `Start ${e.title}`, { type: "button" });
-    start.addEventListener("click", () => practise(e));
+    start.addEventListener("click", () => practise([e]));
     li.append(text, start);
     list.append(li);
   }
   if (!plan.exercises.length) {
     list.append(el("li", "Your therapist has not set your exercises yet. You can still practise freely."));
     const free = el("button", "Practise freely", { type: "button" });
-    free.addEventListener("click", () => practise(null));
+    free.addEventListener("click", () => practise([]));
     const item = el("li");
     item.append(free);
     list.append(item);

@@ -333,11 +333,19 @@ const session = connect({ role: "patient", video: { self: selfVideo, remote: rem
 
 // ---- practising alone -------------------------------------------------------------------------
 
-// Home practice opened from the clinic's plan: #token=…&clinic_session=ID&exercise=…&reps=…
+// Home practice opened from the clinic's plan:
+// #token=…&clinic_session=ID&routine=name:reps:sets:hold,name:reps:sets:hold…
+// One exercise, or the day's routine: each in turn after a single calibration, the next
+// a few seconds after the last one's final repetition, all in one saved session.
 const params = new URLSearchParams(location.hash.replace(/^#/, ""));
 const homeSession = params.get("clinic_session");
-const planned = params.get("exercise");
-let plannedSent = false;
+const ROUTINE_PAUSE_MS = 4000;  // a breath between two exercises of the routine
+const routine = (params.get("routine") || "").split(",").filter(Boolean).map((item) => {
+  const [name, reps, sets, hold] = item.split(":");
+  const n = (v) => (v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined);
+  return { name, reps: n(reps), sets: n(sets), hold_s: n(hold) };
+});
+let routineNext = 0, routineRunning = null, routineNextAt = 0, routineDone = false;
 if (homeSession) $("home-finish").hidden = false;
 // A call with the therapist (not home practice from the plan): the therapist leads, so
 // no controls of the patient's own, and the therapist's picture comes first, large.
@@ -352,19 +360,39 @@ if (homeSession) {
   document.querySelector(".coach-area").prepend(remoteBox);
 }
 
-function startPlanned() {
-  if (!planned || plannedSent || !catalogue.has(planned)) return;
+/** Starts the routine's next exercise once the face is calibrated and the one before is
+ * finished (the patient's own Stop or another choice pauses the routine there). */
+function routineTick() {
+  if (!routine.length || routineDone || finished || !catalogue.size) return;
   if (!latest || latest.status !== "tracking") return;  // after calibration
-  plannedSent = true;
-  const body = { command: "start_exercise", exercise: planned };
-  for (const [key, name] of [["reps", "reps"], ["sets", "sets"], ["hold", "hold_s"]]) {
-    const v = Number(params.get(key));
-    if (params.has(key) && Number.isFinite(v)) body[name] = key === "hold" ? v : Math.round(v);
+  if (routineRunning !== null) {
+    const ex = latest.exercise;
+    if (!ex || ex.name !== routine[routineRunning].name || ex.phase !== "done") return;
+    routineNextAt ||= Date.now() + ROUTINE_PAUSE_MS;
+    if (routine.length === routineNext) {
+      routineDone = true;
+      const text = routine.length > 1 ? "Today's routine is done. Well done!" : "Well done!";
+      $("routine-progress").textContent = `${text} Press “Finish and save my results”.`;
+      $("routine-progress").hidden = false;
+      announce(text);
+      return;
+    }
+    if (Date.now() < routineNextAt) return;
   }
-  $("practice-exercise").value = planned;
+  while (routineNext < routine.length && !catalogue.has(routine[routineNext].name)) routineNext += 1;
+  if (routineNext >= routine.length) return;
+  const step = routine[routineNext];
+  routineRunning = routineNext;
+  routineNext += 1;
+  routineNextAt = 0;
+  const body = { command: "start_exercise", exercise: step.name };
+  for (const key of ["reps", "sets", "hold_s"]) if (step[key] !== undefined) body[key] = key === "hold_s" ? step[key] : Math.round(step[key]);
+  $("practice-exercise").value = step.name;
+  $("routine-progress").hidden = routine.length < 2;
+  $("routine-progress").textContent = `Exercise ${routineRunning + 1} of ${routine.length} in today's routine`;
   send(body);
 }
-setInterval(startPlanned, 500);
+setInterval(routineTick, 500);
 
 $("finish-save").addEventListener("click", async () => {
   const button = $("finish-save");
@@ -399,9 +427,8 @@ async function loadExercises() {
   // The dose the plan asked for, where the plan opened this page: the same numbers as the
   // card will count, not the catalogue's defaults.
   const dose = (e) => {
-    if (e.name !== planned) return e;
-    const n = (key, fallback) => (params.has(key) && Number.isFinite(Number(params.get(key))) ? Number(params.get(key)) : fallback);
-    return { reps: n("reps", e.reps), hold_s: n("hold", e.hold_s) };
+    const step = routine.find((r) => r.name === e.name);
+    return step ? { reps: step.reps ?? e.reps, hold_s: step.hold_s ?? e.hold_s } : e;
   };
   select.replaceChildren(...[...catalogue.values()].map((e) => new Option(`${e.title} (${dose(e).reps} × ${dose(e).hold_s} s hold)`, e.name)));
   for (const id of ["practice-exercise", "practice-start", "practice-stop", "recalibrate"]) $(id).disabled = false;
