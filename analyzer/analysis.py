@@ -229,6 +229,7 @@ class SessionAnalysis:
             synkinesis=result.synkinesis,
             resting=self.engine.resting,
             assessment=result.assessment,
+            spasm=result.spasm,
         )
 
     def _landmarks(self, image: npt.NDArray[np.uint8], fresh: bool = False) -> Landmarks | None:

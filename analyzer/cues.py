@@ -35,6 +35,7 @@ CUE_HOLD = "Hold"
 CUE_RELAX = "Let go slowly"
 CUE_REST = "Rest before the next set"
 CUE_DONE = "Well done: exercise finished"
+CUE_WATCH_REST = "Rest your face, eyes open, and look at the camera"
 
 # Lower number = more important. Control cues from the catalogue ("Keep your eye
 # soft") rank with "smaller": both mean the repetition's form is off.
@@ -54,6 +55,7 @@ _PRIORITY: dict[str, int] = {
     CUE_RELAX: 8,
     CUE_REST: 9,
     CUE_DONE: 9,
+    CUE_WATCH_REST: 9,
 }
 _CONTROL_PRIORITY = 5
 MAX_CUES = 2

@@ -16,11 +16,12 @@ import msgspec
 
 from analyzer.assessment import GuidedAssessment
 from analyzer.baseline import Baseline
-from analyzer.cues import CUE_EYES_UNMEASURED, prioritise
+from analyzer.cues import CUE_EYES_UNMEASURED, CUE_WATCH_REST, prioritise
 from analyzer.exercise import ExerciseRecord, ExerciseTracker, TrackerSnapshot
 from analyzer.landmarks import FloatArray
 from analyzer.metrics import FEATURES, REGIONS, SIDES, Side, measure, symmetry, unmeasurable
 from analyzer.resting import resting_asymmetry
+from analyzer.spasm import SpasmDetector, SpasmLimits, SpasmState
 from analyzer.synkinesis import SynkinesisLimits, detect
 from shared.exercises import ExerciseSpec, get_exercise, load_catalogue
 from shared.messages import (
@@ -32,6 +33,7 @@ from shared.messages import (
     Resting,
     SessionSummary,
     Sides,
+    SpasmLive,
     SunnybrookEstimate,
     Synkinesis,
 )
@@ -45,6 +47,7 @@ class EngineConfig:
     noise_floor_fraction: float = 0.08  # eye closure, as a fraction of the neutral opening
     ema_alpha: float = 0.5  # at 15 fps: ~0.1 s time constant, steady but not sluggish
     synkinesis: SynkinesisLimits = field(default_factory=SynkinesisLimits)
+    spasm: SpasmLimits = field(default_factory=SpasmLimits)
 
     def floor(self, unit: str) -> float:
         return self.noise_floor_mm if unit == "mm" else self.noise_floor_fraction
@@ -61,6 +64,7 @@ class EngineFrame:
     synkinesis: Synkinesis | None
     assessment: AssessmentState | None
     cues: list[str]
+    spasm: SpasmLive | None = None  # twitches at rest so far; None until the first
 
 
 class EngineState(msgspec.Struct):
@@ -69,6 +73,8 @@ class EngineState(msgspec.Struct):
     records: dict[str, ExerciseRecord] = msgspec.field(default_factory=dict)
     exercise: TrackerSnapshot | None = None
     estimate: SunnybrookEstimate | None = None
+    spasm: SpasmState | None = None
+    watching: bool = False
 
 
 _state_encoder = msgspec.msgpack.Encoder()
@@ -92,10 +98,16 @@ class FaceEngine:
         self._assessment_pending = False
         self._ema: dict[tuple[str, str], float] = {}
         self.last_features: Features = {}
+        self.spasm = SpasmDetector(self.config.spasm)
+        # Twitches are counted only while the patient is asked to rest ("watch_rest";
+        # offline: --exercise rest): at other times a palsy face talking or smiling on
+        # its own moves one side only, and that is not a spasm.
+        self.watching = False
 
     # -- control ----------------------------------------------------------------------
     def start_exercise(self, spec: ExerciseSpec) -> None:
         self.assessment = None
+        self.watching = False
         record = self.records.setdefault(spec.name, ExerciseRecord(name=spec.name))
         self.tracker = ExerciseTracker(spec, self.config.floor(spec.unit), record)
 
@@ -103,10 +115,17 @@ class FaceEngine:
         self.tracker = None
         self.assessment = None
         self._assessment_pending = False
+        self.watching = False
 
     def start_assessment(self) -> None:
         self.tracker = None
+        self.watching = False
         self._assessment_pending = True  # starts on the next frame, on that frame's clock
+
+    def watch_rest(self) -> None:
+        """The patient rests, face still: count the twitches (hemifacial spasm)."""
+        self.stop()
+        self.watching = True
 
     def apply(self, command: Command) -> None:
         """Apply a therapist's command (unknown exercise names raise CatalogueError)."""
@@ -117,6 +136,8 @@ class FaceEngine:
             self.start_assessment()
         elif command.command == "stop_exercise":
             self.stop()
+        elif command.command == "watch_rest":
+            self.watch_rest()
 
     def observe_all(self) -> None:
         """Offline, with no exercise named: count every catalogue exercise side by side."""
@@ -173,6 +194,12 @@ class FaceEngine:
                 self.estimate = assessment.estimate
         if synk is not None and synk.alert and self.tracker is not None:
             cues.extend(c.cue for c in self.tracker.spec.controls if c.region in ("eye", "mouth"))
+        if self.at_rest:
+            # Only while the face is meant to be still: a palsy face's own voluntary
+            # movement is one-sided too (analyzer.spasm).
+            self.spasm.update(t, self._measurable(features)["eye_closure"], excursion["mouth"])
+            cues.append(CUE_WATCH_REST)
+        live = self.spasm.live()
         ratio = raw.eye_aperture_ratio
         return EngineFrame(
             regions=regions,
@@ -182,6 +209,18 @@ class FaceEngine:
             synkinesis=synk,
             assessment=assessment,
             cues=prioritise(cues),
+            spasm=live if live.count or live.active else None,
+        )
+
+    @property
+    def at_rest(self) -> bool:
+        """Asked to rest, with no exercise, guided assessment or exercise search running."""
+        return (
+            self.watching
+            and self.tracker is None
+            and self.assessment is None
+            and not self._assessment_pending
+            and not self.observers
         )
 
     def _measurable(self, features: Features) -> Features:
@@ -215,6 +254,8 @@ class FaceEngine:
                 records=self.records,
                 exercise=self.tracker.snapshot() if self.tracker else None,
                 estimate=self.estimate,
+                spasm=self.spasm.state,
+                watching=self.watching,
             )
         )
 
@@ -226,6 +267,9 @@ class FaceEngine:
             raise ValueError(f"engine checkpoint unreadable: {exc}") from None
         self.records = state.records
         self.estimate = state.estimate
+        if state.spasm is not None:
+            self.spasm = SpasmDetector(self.config.spasm, state.spasm)
+        self.watching = state.watching
         if state.exercise is not None:
             snap = state.exercise
             record = self.records.setdefault(snap.name, ExerciseRecord(name=snap.name))
@@ -235,7 +279,12 @@ class FaceEngine:
     def summary(self, sid: str, frames: int) -> SessionSummary:
         exercises = [exercise_summary(r) for r in self.records.values() if r.attempts or r.reps]
         return SessionSummary(
-            sid=sid, frames=frames, exercises=exercises, resting=self.resting, assessment=self.estimate
+            sid=sid,
+            frames=frames,
+            exercises=exercises,
+            resting=self.resting,
+            assessment=self.estimate,
+            spasms=self.spasm.summary(),
         )
 
 

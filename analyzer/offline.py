@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -227,6 +228,23 @@ def parse_span(text: str) -> tuple[float, float]:
     return start, end
 
 
+REST = "rest"  # ``--exercise rest``: a clip of the face at rest, for twitches (hemifacial spasm)
+REST_FIGURES: dict[str, Any] = {
+    "exercise": REST,
+    "symmetry": None,
+    "affected_side": None,
+    "sides_compared": False,
+    "reps": 0,
+    "attempts": 0,
+    "sets": 0,
+    "mean_hold_s": 0.0,
+    "quality": 0.0,
+    "synkinesis": 0.0,
+    "target": {"measure": None, "unit": None, "target": None},
+    "peak": {},
+}
+
+
 def analyze(
     path: Path,
     exercise: str | None = None,
@@ -245,7 +263,8 @@ def analyze(
     found, as a live session's calibration teaches it, and the landmarks are read once
     more before measuring.
     """
-    spec = get_exercise(exercise) if exercise else None  # CatalogueError before any decoding
+    at_rest = exercise == REST  # the face still throughout: twitches are counted
+    spec = get_exercise(exercise) if exercise and not at_rest else None  # CatalogueError before decoding
     gates = GateLimits()
     mesh = landmarker or make_landmarker()
     try:
@@ -272,7 +291,9 @@ def analyze(
         for frame in frames:
             replay.index = frame.index
             fb = analysis.analyse_image(frame.rgb, frame.index, int(round(frame.t * 1000)))
-            if analysis.engine is not None and spec is None and not analysis.engine.observers:
+            if analysis.engine is not None and at_rest and not analysis.engine.watching:
+                analysis.engine.watch_rest()
+            if analysis.engine is not None and spec is None and not at_rest and not analysis.engine.observers:
                 analysis.engine.observe_all()
             measured.add(frame.t, fb, analysis.engine)
             if bar is not None:
@@ -289,7 +310,7 @@ def analyze(
             exit_code=3,
         )
     summary = {
-        **measured.summary(engine, spec is not None),
+        **measured.summary(engine, spec is not None, at_rest),
         "neutral_s": _stretches(neutral_idx, faces.times),
     }
     count, duration = len(faces.recorded), measured.duration
@@ -431,19 +452,24 @@ class _Measured:
         if fb.synkinesis is not None and fb.synkinesis.side is not None and fb.synkinesis.index > 0:
             self.synkinesis_sides[fb.synkinesis.side] += 1
 
-    def summary(self, engine: FaceEngine, named: bool) -> dict[str, Any]:
-        if named:
-            assert engine.tracker is not None
-            chosen = engine.tracker
+    def summary(self, engine: FaceEngine, named: bool, at_rest: bool = False) -> dict[str, Any]:
+        if at_rest:
+            figures = dict(REST_FIGURES)
         else:
-            # The exercise with tried repetitions, then the one moved furthest towards its
-            # target (noise in one measure must not outrank a real, if small, movement).
-            chosen = max(
-                engine.observers, key=lambda tr: (tr.record.attempts > 0, engine.peaks.get(tr.spec.name, 0.0))
+            if named:
+                assert engine.tracker is not None
+                chosen = engine.tracker
+            else:
+                # The exercise with tried repetitions, then the one moved furthest towards
+                # its target (noise in one measure must not outrank a real, if small, one).
+                chosen = max(
+                    engine.observers,
+                    key=lambda tr: (tr.record.attempts > 0, engine.peaks.get(tr.spec.name, 0.0)),
+                )
+            figures = _exercise_figures(
+                chosen, self.targets.get(chosen.spec.name, {"left": [], "right": []}), engine.unmeasured
             )
-        figures = _exercise_figures(
-            chosen, self.targets.get(chosen.spec.name, {"left": [], "right": []}), engine.unmeasured
-        )
+        spasms = engine.spasm.summary()
         regions: dict[str, Any] = {}
         for name, sides in self.regions.items():
             peak_l, peak_r = _peak(sides["left"]), _peak(sides["right"])
@@ -458,7 +484,8 @@ class _Measured:
         return {
             **figures,
             "synkinesis_side": self.synkinesis_sides.most_common(1)[0][0] if self.synkinesis_sides else None,
-            "exercise_detected": not named,
+            "exercise_detected": not named and not at_rest,
+            "spasms": msgspec.to_builtins(spasms) if spasms is not None else None,
             "resting_asymmetry_mm": {
                 "brow": resting.brow_mm,
                 "eye": resting.eye_mm,
@@ -474,7 +501,7 @@ def format_report(report: dict[str, Any]) -> str:
     s = report["summary"]
     unmeasured = s.get("not_measured", {})
     side = s["affected_side"] or "none (symmetric)"
-    if s["target"]["measure"] in unmeasured:
+    if s["target"]["measure"] in unmeasured or s["exercise"] == REST:
         side = "not measured"
     sym = "n/a" if s["symmetry"] is None else f"{s['symmetry']:.2f}"
     rest = s["resting_asymmetry_mm"]
@@ -489,5 +516,13 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for name, r in s["regions"].items():
         lines.append(f"  {name:6s} left {r['left_mm']:5.1f} mm  right {r['right_mm']:5.1f} mm")
+    spasms = s.get("spasms")
+    if spasms:
+        lines.append(
+            f"twitches at rest: {spasms['count']} (left {spasms['left']}, right {spasms['right']}; "
+            f"eye {spasms['eye']}, mouth {spasms['mouth']}), {spasms['total_s']:.1f} s in all"
+        )
+    elif s["exercise"] == REST:
+        lines.append("twitches at rest: none")
     lines.extend(unmeasured.values())
     return "\n".join(lines)

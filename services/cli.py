@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         help="measure a recorded video with the live engine (its relaxed stretch is found in the clip)",
     )
     ana.add_argument("video", help="video file (anything FFmpeg reads: mp4, webm, mov, y4m...)")
-    ana.add_argument("--exercise", default=None, help="catalogue exercise name (default: detect it)")
+    ana.add_argument(
+        "--exercise",
+        default=None,
+        help="catalogue exercise name (default: detect it), or 'rest' for a clip at rest (counts twitches)",
+    )
     ana.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     ana.add_argument(
         "--neutral",

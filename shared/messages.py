@@ -92,6 +92,43 @@ class ExerciseState(msgspec.Struct, frozen=True):
     attempts: int = 0  # repetitions tried in all sets, counted or not
 
 
+class SpasmEvent(msgspec.Struct, frozen=True):
+    """One involuntary one-sided twitch at rest (hemifacial spasm: ``analyzer.spasm``):
+    when (seconds into the analysis), how long, which side and regions, how far (the
+    eye's fraction of its opening lost, the mouth corner's mm); ``sustained`` when it
+    lasted longer than a twitch does (tonic spasm, or on purpose: the therapist decides)."""
+
+    start_s: float
+    duration_s: float
+    side: Side
+    regions: Annotated[list[Literal["eye", "mouth"]], msgspec.Meta(max_length=2)]
+    peak_eye: float = 0.0
+    peak_mouth_mm: float = 0.0
+    sustained: bool = False
+
+
+class SpasmLive(msgspec.Struct, frozen=True):
+    """The twitches counted so far this session, and the sides twitching now."""
+
+    count: int
+    left: int
+    right: int
+    active: list[Side] = msgspec.field(default_factory=list)
+
+
+class SpasmSummary(msgspec.Struct, frozen=True):
+    """A session's twitches at rest: how many, per side and region, their total time,
+    and the first ones (up to 100) themselves."""
+
+    count: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+    left: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+    right: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+    eye: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+    mouth: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+    total_s: Annotated[float, msgspec.Meta(ge=0, le=1e7)]
+    events: Annotated[list[SpasmEvent], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=list)
+
+
 class Synkinesis(msgspec.Struct, frozen=True):
     """Involuntary movement of one region while another moves.
 
@@ -171,9 +208,11 @@ class Feedback(msgspec.Struct, frozen=True, tag_field="t", tag="feedback"):
     resting: Resting | None = None
     assessment: AssessmentState | None = None
     v: int = 1
+    spasm: SpasmLive | None = None  # twitches at rest so far (None: none seen yet)
 
 
-CommandName = Literal["start_exercise", "stop_exercise", "start_assessment", "recalibrate"]
+# watch_rest: the patient rests while the analyzer counts twitches (hemifacial spasm)
+CommandName = Literal["start_exercise", "stop_exercise", "start_assessment", "recalibrate", "watch_rest"]
 
 
 class Command(msgspec.Struct, frozen=True, tag_field="t", tag="command"):
@@ -213,6 +252,7 @@ class SessionSummary(msgspec.Struct, frozen=True, tag_field="t", tag="summary"):
     resting: Resting | None = None
     assessment: SunnybrookEstimate | None = None
     v: int = 1
+    spasms: SpasmSummary | None = None  # twitches at rest (hemifacial spasm), if any
 
 
 class Checkpoint(msgspec.Struct, frozen=True, tag_field="t", tag="checkpoint"):

@@ -8,7 +8,14 @@ from typing import Any
 
 import msgspec
 
-from shared.messages import ExerciseSummary, Resting, SessionSummary, SunnybrookEstimate
+from shared.messages import (
+    ExerciseSummary,
+    Resting,
+    SessionSummary,
+    SpasmEvent,
+    SpasmSummary,
+    SunnybrookEstimate,
+)
 
 INTAKE: dict[str, Any] = {
     "onset_date": (date.today() - timedelta(days=20)).isoformat(),
@@ -45,7 +52,13 @@ SUNNYBROOK = {
 }
 
 
-def summary(sid: str, symmetry: float = 0.7, estimate: bool = False) -> dict[str, Any]:
+def summary(sid: str, symmetry: float = 0.7, estimate: bool = False, twitches: int = 0) -> dict[str, Any]:
+    """A session's summary as the analyzer sends it; ``twitches``: that many twitches of
+    the right eye at rest (hemifacial spasm)."""
+    events = [
+        SpasmEvent(start_s=10.0 + 5 * i, duration_s=0.4, side="right", regions=["eye"], peak_eye=0.6)
+        for i in range(twitches)
+    ]
     s = SessionSummary(
         sid=sid,
         frames=900,
@@ -83,6 +96,17 @@ def summary(sid: str, symmetry: float = 0.7, estimate: bool = False) -> dict[str
             affected_side="right",
         )
         if estimate
+        else None,
+        spasms=SpasmSummary(
+            count=twitches,
+            left=0,
+            right=twitches,
+            eye=twitches,
+            mouth=0,
+            total_s=0.4 * twitches,
+            events=events,
+        )
+        if twitches
         else None,
     )
     out: dict[str, Any] = msgspec.to_builtins(s)

@@ -491,6 +491,22 @@ async def test_an_exercise_started_by_the_therapist_appears_on_the_patients_page
             *logs,
         )
         await screenshot(patient, "browser-patient-assessment.png")
+        # Watching for twitches at rest: the patient is asked to rest, and the clip's
+        # one-sided smile (the patient's left) is counted on the therapist's page.
+        await therapist.get_by_role("button", name="Watch for twitches at rest").click()
+        await wait_js(
+            patient,
+            "return /Rest your face/.test(document.getElementById('cues').textContent);",
+            "the patient asked to rest",
+            *logs,
+        )
+        await wait_js(
+            therapist,
+            "return /^[1-9][0-9]* \\(left [1-9]/.test(document.getElementById('n-spasm').textContent);",
+            "a twitch of the left side counted on the therapist's page",
+            *logs,
+            timeout_ms=2 * WAIT_MS,
+        )
         # The therapist ends the call: the patient sees what was done.
         therapist.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
         await therapist.get_by_role("button", name="End session").click()

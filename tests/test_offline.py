@@ -201,3 +201,32 @@ def test_a_dim_clip_is_brightened_and_measured(face: SyntheticFace, tmp_path: Pa
     assert s["affected_side"] == "right" and abs(s["symmetry"] - TRUE_RATIO) < 0.15, s
     # Still measured, and the patient is told what would help.
     assert any("Move into the light" in p["cues"] for p in report["series"])
+
+
+def test_twitches_in_a_clip_at_rest_are_counted_with_side_and_region(
+    face: SyntheticFace, tmp_path: Path
+) -> None:
+    """Hemifacial spasm, offline (``--exercise rest``): three twitches of the right eye
+    and one of the right mouth corner are counted; a blink of both eyes is not."""
+    twitch_eye = Movement(eye_close_right=0.8)
+    twitch_mouth = Movement(smile_right=12)
+    blink = Movement(eye_close_left=0.9, eye_close_right=0.9)
+    steps = [(Movement(), 2.5)]
+    for move in (twitch_eye, twitch_eye, blink, twitch_mouth, twitch_eye):
+        steps += [(move, 0.1), (move, 0.35), (Movement(), 0.1), (Movement(), 1.2)]
+    path = tmp_path / "twitches.mp4"
+    write_video(path, script_frames(face, steps, FPS, HeadMotion(seed=4)), FPS)
+    s = analyze(path, "rest")["summary"]
+    spasms = s["spasms"]
+    assert spasms is not None and spasms["count"] == 4, spasms
+    assert (spasms["left"], spasms["right"], spasms["eye"], spasms["mouth"]) == (0, 4, 3, 1), spasms
+    assert all(0.2 <= e["duration_s"] <= 1.0 for e in spasms["events"]), spasms["events"]
+    assert s["exercise"] == "rest" and s["reps"] == 0
+
+
+def test_cli_reports_twitches_at_rest_in_words(face: SyntheticFace, tmp_path: Path) -> None:
+    path = tmp_path / "still.mp4"
+    write_video(path, script_frames(face, [(Movement(), 3.0)], FPS, HeadMotion(seed=2)), FPS)
+    done = run_cli(str(path), "--exercise", "rest")
+    assert done.returncode == 0, done.stderr
+    assert "twitches at rest: none" in done.stdout, done.stdout

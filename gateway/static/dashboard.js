@@ -234,7 +234,10 @@ async function showPatient(pid) {
       el("td", when(s.ended_at || s.scheduled_at)),
       el("td", s.kind === "home" ? "home practice" : "live"),
       el("td", s.status),
-      el("td", ex.length ? ex.map((e) => `${e.name.replaceAll("_", " ")} ${e.reps}/${e.attempts}${e.symmetry == null ? "" : `, symmetry ${Math.round(e.symmetry * 100)}%`}`).join("; ") : "–"),
+      el("td", [
+        ...ex.map((e) => `${e.name.replaceAll("_", " ")} ${e.reps}/${e.attempts}${e.symmetry == null ? "" : `, symmetry ${Math.round(e.symmetry * 100)}%`}`),
+        ...(s.summary && s.summary.spasms ? [`twitches at rest ${s.summary.spasms.count} (left ${s.summary.spasms.left}, right ${s.summary.spasms.right})`] : []),
+      ].join("; ") || "–"),
       el("td", s.notes || "–", { class: "notes-text" }),
     );
     tbody.append(tr);
@@ -278,6 +281,9 @@ async function progressCharts(pid) {
       { label: "Therapist", stroke: "#0072B2", dash: [], points: progress.sunnybrook_therapist || [] },
       { label: "Estimate", stroke: "#D55E00", dash: [8, 4], points: progress.sunnybrook_estimate || [] },
     ], [0, 100]);
+    lineChart("chart-spasms", [
+      { label: "Twitches", stroke: "#0072B2", dash: [], points: progress.spasms || [] },
+    ], [0, Math.max(5, ...(progress.spasms || []).map((p) => p.value || 0))]);
     lineChart("chart-adherence", [
       { label: "Adherence", stroke: "#0072B2", dash: [], points: progress.adherence || [] },
     ], [0, 1]);

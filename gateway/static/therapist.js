@@ -36,6 +36,18 @@ function showNotice(text) {
   $("notice").hidden = !text;
 }
 
+let spasmsSeen = 0;
+/** Twitches at rest (hemifacial spasm), counted by the analyzer while no exercise runs. */
+function showSpasm(sp) {
+  if (!sp) { set("n-spasm", "none seen"); return; }
+  const now = sp.active.length ? `; twitching now: ${sp.active.join(" and ")}` : "";
+  set("n-spasm", `${sp.count} (left ${sp.left}, right ${sp.right})${now}`);
+  if (sp.count > spasmsSeen) {
+    logNotice(`Twitch at rest (${sp.count} so far: left ${sp.left}, right ${sp.right}).`);
+    spasmsSeen = sp.count;
+  }
+}
+
 function logNotice(text) {
   const li = document.createElement("li");
   li.textContent = `${new Date().toLocaleTimeString()}: ${text}`;
@@ -218,6 +230,7 @@ function render() {
     set(`n-${region}-weaker`, r.weaker || "–");
   }
   set("n-synkinesis", fb.synkinesis ? describeSynkinesis(fb.synkinesis) : "–");
+  showSpasm(fb.spasm);
   set("n-resting", fb.resting ? `brow ${num(fb.resting.brow_mm)}, eye ${num(fb.resting.eye_mm)}, mouth ${num(fb.resting.mouth_mm)} mm` : "–");
   set("n-latency", fb.latency_ms == null ? "–" : `${Math.round(fb.latency_ms)} ms`);
   set("n-worker", String(fb.worker ?? "–"));
@@ -267,7 +280,7 @@ function onEvent(msg) {
   }
 }
 
-const CONTROL_IDS = ["ex-name", "start-exercise", "start-assessment", "stop-exercise", "recalibrate"];
+const CONTROL_IDS = ["ex-name", "start-exercise", "start-assessment", "stop-exercise", "recalibrate", "watch-rest"];
 
 function onState(state, message) {
   const labels = { connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…" };
@@ -365,6 +378,9 @@ function startExercise() {
 $("start-assessment").addEventListener("click", () => send({ command: "start_assessment" }, "Started the guided assessment."));
 $("stop-exercise").addEventListener("click", () => send({ command: "stop_exercise" }, "Stopped the exercise."));
 $("recalibrate").addEventListener("click", () => send({ command: "recalibrate" }, "Asked the patient to relax for a new calibration."));
+// Hemifacial spasm: the patient rests and one-sided twitches are counted (until Stop or
+// another exercise); at other times one-sided movement is not a twitch (talking, a palsy).
+$("watch-rest").addEventListener("click", () => send({ command: "watch_rest" }, "Watching for twitches while the patient rests. Stop ends it."));
 
 // ---- notes and the end-of-session summary --------------------------------------------------------
 
@@ -511,6 +527,12 @@ function showSummary(summary, notes) {
     const p = document.createElement("p");
     const r = summary.resting;
     p.textContent = `At rest (left − right): brow ${num(r.brow_mm)} mm, eye ${num(r.eye_mm)} mm, mouth ${num(r.mouth_mm)} mm.`;
+    body.append(p);
+  }
+  if (summary && summary.spasms) {
+    const p = document.createElement("p");
+    const sp = summary.spasms;
+    p.textContent = `Twitches at rest: ${sp.count} (left ${sp.left}, right ${sp.right}; eye ${sp.eye}, mouth ${sp.mouth}), ${num(sp.total_s)} s in all.`;
     body.append(p);
   }
   if (summary && summary.assessment) {

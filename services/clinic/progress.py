@@ -178,7 +178,11 @@ def series(h: History, today: date) -> dict[str, Any]:
     symmetry: dict[str, list[dict[str, Any]]] = {}
     resting: dict[str, list[dict[str, Any]]] = {"brow_mm": [], "eye_mm": [], "mouth_mm": []}
     synkinesis = []
+    spasms = []
     for r in h.sessions:
+        twitches = r.summary.get("spasms")
+        if twitches:
+            spasms.append({**_point(r.at, twitches.get("count")), "kind": r.kind})
         for region, value in session_symmetry(r.summary).items():
             symmetry.setdefault(region, []).append({**_point(r.at, value), "kind": r.kind})
         rest = r.summary.get("resting")
@@ -197,6 +201,7 @@ def series(h: History, today: date) -> dict[str, Any]:
         "symmetry": symmetry,
         "resting_asymmetry": resting,
         "synkinesis": synkinesis,
+        "spasms": spasms,  # twitches at rest per session that saw any (hemifacial spasm)
         "sunnybrook_therapist": [_point(at, v) for at, v in composites(h, "therapist")],
         "sunnybrook_estimate": [_point(at, v) for at, v in composites(h, "estimate")],
         "house_brackmann": [
@@ -219,7 +224,8 @@ ROUTES = [
         "GET",
         "/api/patients/{pid}/progress",
         get_progress,
-        "Time series: symmetry, resting asymmetry, synkinesis, Sunnybrook, adherence, questionnaires",
+        "Time series: symmetry, resting asymmetry, synkinesis, twitches at rest, Sunnybrook, adherence,"
+        " questionnaires",
         CLINICAL,
         "progress",
     ),

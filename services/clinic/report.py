@@ -43,6 +43,7 @@ LABELS = {
     "therapist": "Therapist",
     "estimate": "Estimate (analyzer)",
     "synkinesis": "Synkinesis",
+    "spasms": "Twitches",
     "adherence": "Home practice",
     "face_total": "FaCE total",
     "saq_total": "SAQ",
@@ -56,6 +57,7 @@ DIAGNOSES = {
     "trauma": "Facial palsy after trauma",
     "hemifacial_spasm": "Hemifacial spasm",
     "synkinesis": "Synkinesis",
+    "spasms": "Twitches",
     "other": "Other",
 }
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
@@ -291,6 +293,7 @@ def render(
         _chart("Symmetry by region (1 = symmetric)", s["symmetry"], "symmetry", (0, 1.05)),
         _chart("Resting asymmetry (left − right)", s["resting_asymmetry"], "mm", None),
         _chart("Synkinesis index", {"synkinesis": s["synkinesis"]}, "index", (0, 1)),
+        _chart("Twitches at rest per session (hemifacial spasm)", {"spasms": s["spasms"]}, "count", None),
         _chart("Weekly home-practice adherence", {"adherence": s["adherence"]}, "fraction", (0, 1.05)),
         _chart("Questionnaires", q, "score", (0, 100)),
     ]

@@ -96,10 +96,14 @@ async def test_programme_versions_and_todays_plan_with_checkoffs(clinic: Clinic)
 async def test_home_practice_counts_as_adherence_and_feeds_progress(clinic: Clinic) -> None:
     pid = clinic.ids["patient"]
     await clinic.ok("PUT", f"{P}/{pid}/programme", "therapist", PROGRAMME, 201)
-    for symmetry in (0.6, 0.7):
+    for symmetry, twitches in ((0.6, 0), (0.7, 3)):
         s = await clinic.ok("POST", f"{P}/{pid}/sessions", "patient", {"kind": "home"}, 201)
         await clinic.ok(
-            "POST", f"/clinic/api/sessions/{s['id']}/summary", "patient", summary("x", symmetry), 201
+            "POST",
+            f"/clinic/api/sessions/{s['id']}/summary",
+            "patient",
+            summary("x", symmetry, twitches=twitches),
+            201,
         )
     await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [2] * 9}, 201)
     progress = await clinic.ok("GET", f"{P}/{pid}/progress", "therapist")
@@ -107,6 +111,8 @@ async def test_home_practice_counts_as_adherence_and_feeds_progress(clinic: Clin
     assert [p["value"] for p in progress["symmetry"]["brow"]] == [0.9, 0.9]
     assert progress["resting_asymmetry"]["mouth_mm"][0]["value"] == -2.5
     assert progress["synkinesis"][0]["value"] == 0.2
+    # Twitches at rest: the session that saw some, with its count.
+    assert [p["value"] for p in progress["spasms"]] == [3]
     week = progress["adherence"][-1]
     # brow_raise asks for 7 days a week (the default); the programme began today, so
     # this week asks for today only, and today's practice meets it.

@@ -61,7 +61,7 @@ async def test_report_pdf_opens_and_holds_the_patients_figures(clinic: Clinic) -
     assert "Closed smile: 8 reps × 2 sets, hold 4 s, 2×/day, 5 days/week" in flat
     assert "Eye drops" in flat and "Wear glasses outdoors." in flat
     images = sum(len(page.images) for page in pdf.pages)
-    assert images == 6  # the charts
+    assert images == 7  # the charts
     assert "Ophthalmology (open)" in flat  # the flag, its specialty as a name
     assert "Session notes (latest first)" in flat and "Smile more even today." in flat
     # No heading left alone at the foot of a page: each page's last line of text is not
