@@ -1387,3 +1387,48 @@ async def test_todays_routine_runs_the_exercises_in_turn_after_one_calibration(
         done = {e["name"]: e["reps"] for e in saved["summary"]["exercises"]}
         assert done.get("closed_smile") == 1, done  # (the clip smiles; it raises no brow)
         assert not log.errors, await log.report()
+
+
+async def test_a_goal_agreed_on_the_dashboard_shows_its_progress_on_the_patients_plan(
+    settings: Settings, face: SyntheticFace, tmp_path: Path
+) -> None:
+    async with clinic_site(settings, face, tmp_path) as site:
+        made = await site.call(
+            "POST", "/patients", site.therapist, {"email": "p@example.test", "name": "Pat Patient"}
+        )
+        pid = made["patient"]["id"]
+        await site.call("PUT", f"/patients/{pid}/intake", site.therapist, INTAKE)
+        await site.call("PUT", f"/patients/{pid}/programme", site.therapist, PROGRAMME)
+        s = await site.call("POST", f"/patients/{pid}/sessions", site.therapist, {"kind": "home"})
+        await site.call("POST", f"/sessions/{s['id']}/summary", site.therapist, summary("b", 0.7))
+        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard goals")
+        await dash.fill("#email", "t@clinic.test")
+        await dash.fill("#password", PASSWORD)
+        await dash.keyboard.press("Enter")
+        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        await dash.get_by_role("button", name="Pat Patient").click()
+        await dash.get_by_label("A goal, in the patient's words").fill("A symmetric smile")
+        await dash.get_by_label("Tied to the measure").select_option("mouth_symmetry")
+        assert await dash.get_by_label("Target").input_value() == "0.8"  # a sensible default
+        await dash.get_by_role("button", name="Add goal").click()
+        await wait_js(
+            dash,
+            "return /A symmetric smile: Mouth symmetry .* at least 0.80; latest 0.70 .*: not yet/"
+            ".test(document.getElementById('goals').textContent);",
+            "the goal with its progress",
+            dash_log,
+        )
+        problems = await axe_problems(dash, "dashboard goals")
+        assert not problems, "accessibility problems on the dashboard:\n" + "\n".join(problems)
+        home, home_log = await open_page(site.browser, made["invite"]["link"], "home goals", phone=True)
+        await wait_js(home, "return document.body.dataset.ready === 'true';", "today's plan", home_log)
+        goals = await home.locator("#goals").text_content() or ""
+        assert "A symmetric smile" in goals and "not yet" in goals, goals
+        await dash.get_by_role("button", name="Achieved: A symmetric smile").click()
+        await wait_js(
+            dash,
+            "return /A symmetric smile \\(achieved\\)/.test(document.getElementById('goals').textContent);",
+            "the goal marked achieved",
+            dash_log,
+        )
+        assert not dash_log.errors + home_log.errors, await reports((dash_log, home_log))

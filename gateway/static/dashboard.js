@@ -7,6 +7,7 @@
 import { ApiError } from "/static/telerehab.js";
 import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
 import { showCalls, wireBooking } from "/static/call-booking.js";
+import { showGoals, wireGoalForm } from "/static/goal-list.js";
 import { showGrading } from "/static/grading-form.js";
 import { showIntake } from "/static/intake-form.js";
 import { showProgramme } from "/static/programme-editor.js";
@@ -223,6 +224,7 @@ async function showPatient(pid) {
   if (!p.flags.length) flags.append(el("li", "No referral suggestions."));
 
   renderProgramme(p);
+  showGoals(p.id, call);
   showCalls(p, { call, token, join: joinSession, changed: () => refreshPatient(p) });
 
   const tbody = $("sessions");
@@ -267,6 +269,7 @@ async function refreshPatient(p) {
 }
 
 wireBooking({ current: () => current, call, changed: () => current && refreshPatient(current) });
+wireGoalForm({ current: () => current, call });
 
 async function progressCharts(pid) {
   try {

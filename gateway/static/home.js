@@ -6,6 +6,7 @@ import { ApiError } from "/static/telerehab.js";
 import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
 
 import { $, el } from "/static/dom.js";
+import { describeGoal } from "/static/goal-list.js";
 let token = clinicToken("patient");
 let me = null;
 
@@ -147,12 +148,23 @@ function render(plan) {
   }
 }
 
+/** The goals agreed with the therapist, each with how far along it is (dropped ones not). */
+function renderGoals(goals) {
+  const list = $("goals");
+  list.replaceChildren(...goals.filter((g) => g.status !== "dropped").map((g) => el("li", describeGoal(g))));
+  $("goals-box").hidden = !list.children.length;
+}
+
 async function load() {
   try {
     me = await clinic("/me", token);
     if (me.role !== "patient") return signedOut("This page is for patients.");
-    const plan = await clinic(`/patients/${me.id}/today`, token);
+    const [plan, goals] = await Promise.all([
+      clinic(`/patients/${me.id}/today`, token),
+      clinic(`/patients/${me.id}/goals`, token).catch(() => []),
+    ]);
     render(plan);
+    renderGoals(goals);
     status(`Hello ${me.name}`);
     document.body.dataset.ready = "true";
   } catch (err) {

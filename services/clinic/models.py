@@ -182,6 +182,25 @@ class QuestionnaireResponse(Base):
     entered_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
+class Goal(Base):
+    """A goal agreed with the patient: in their words, and where it can be, tied to a
+    measure with a target (``services.clinic.goals``), so progress shows against it and
+    it is reviewed at re-assessment."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    measure: Mapped[str | None] = mapped_column(String(32))
+    target: Mapped[float | None]
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | achieved | dropped
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    review_note: Mapped[str] = mapped_column(Text, default="")
+
+
 class ReferralFlag(Base):
     """A rule's suggestion for the therapist to accept or dismiss; never acted on alone."""
 

@@ -27,6 +27,7 @@ from services.clinic.models import (
     AuthToken,
     CheckOff,
     ClinicSession,
+    Goal,
     Intake,
     Programme,
     QuestionnaireResponse,
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 # Patient-scoped tables, each before the tables it refers to.
 ERASE_ORDER = (
     CheckOff,
+    Goal,
     Assessment,
     ClinicSession,
     Programme,

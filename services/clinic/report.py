@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import select
 
 from services.clinic.context import THERAPIST, Ctx, Route
+from services.clinic.goals import goal_line, goals_with_progress
 from services.clinic.intake import load_intake
 from services.clinic.models import Assessment, ClinicSession, ReferralFlag, User
 from services.clinic.programme import current_programme, local_today
@@ -216,7 +217,8 @@ def render(
 ) -> bytes:
     """The report as PDF bytes (pure: everything it shows is passed in). ``patient`` may
     carry ``flags``, ``gradings`` (the latest Sunnybrook grading per source, with its
-    items) and ``notes`` (the therapist's session notes, (date, text), newest first)."""
+    items), ``goals`` (each in a sentence with its progress) and ``notes`` (the
+    therapist's session notes, (date, text), newest first)."""
     pdf = new_pdf(f"Progress report: {patient['name']}", margin=15)
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
@@ -319,6 +321,11 @@ def render(
             line(f"• Reading: {item['title']}")
         for text in programme.get("eye_protection", []):
             line(f"Eye protection: {text}")
+    goals = patient.get("goals", [])
+    if goals:
+        heading("Goals")
+        for text in goals:
+            line(f"• {text}")
     notes = patient.get("notes", [])
     if notes:
         heading("Session notes (latest first)")
@@ -388,6 +395,7 @@ async def report_pdf(ctx: Ctx, patient: User) -> tuple[bytes, str]:
         "flags": [{"status": f.status, "specialty": f.specialty, "reason": f.reason} for f in flags],
         "gradings": gradings,
         "notes": [((r.ended_at or r.scheduled_at).date(), r.notes) for r in noted],
+        "goals": [goal_line(g) for g in await goals_with_progress(ctx, patient.id)],
     }
     prog = {"version": programme.version, **programme.data} if programme else None
     pdf = await asyncio.to_thread(

@@ -26,6 +26,8 @@ async def test_report_pdf_opens_and_holds_the_patients_figures(clinic: Clinic) -
     await clinic.ok(
         "PUT", f"/clinic/api/sessions/{s['id']}/notes", "therapist", {"notes": "Smile more even today."}
     )
+    goal = {"text": "A symmetric smile", "measure": "mouth_symmetry", "target": 0.8}
+    await clinic.ok("POST", f"{P}/{pid}/goals", "therapist", goal, 201)
     await clinic.ok("POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "saq", "answers": [3] * 9}, 201)
     await clinic.ok(
         "POST", f"{P}/{pid}/questionnaires", "patient", {"kind": "face", "answers": [4] * 15}, 201
@@ -64,9 +66,11 @@ async def test_report_pdf_opens_and_holds_the_patients_figures(clinic: Clinic) -
     assert images == 7  # the charts
     assert "Ophthalmology (open)" in flat  # the flag, its specialty as a name
     assert "Session notes (latest first)" in flat and "Smile more even today." in flat
+    assert "A symmetric smile: Mouth symmetry (1 = even) at least 0.8; latest 0.7 on" in flat
+    assert "not yet" in flat
     # No heading left alone at the foot of a page: each page's last line of text is not
     # one ("Charts" is followed by images, which hold no text).
-    headings = {"History", "Latest scores", "Referral suggestions", "Session notes (latest first)"}
+    headings = {"History", "Latest scores", "Goals", "Referral suggestions", "Session notes (latest first)"}
     for page in pdf.pages:
         lines = [x.strip() for x in page.extract_text().splitlines() if x.strip()]
         if lines:  # (a page of charts alone has none)
