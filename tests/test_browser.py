@@ -908,7 +908,7 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
         await dash.fill("#pe-closed_smile-days_per_week", "5")
         await dash.select_option("#pe-add-selfcare", "eye_drops")
         await dash.get_by_role("button", name="Add self-care").click()
-        await dash.get_by_label("Stages of recovery").check()
+        await dash.get_by_label("The stages of nerve recovery").check()
         await dash.get_by_role("button", name="Save as a new version").click()
         await shows("programme-result", r"Saved as version 1\.", "programme version 1")
         await dash.get_by_role("button", name="Remove Brow raise").click()
@@ -1392,13 +1392,19 @@ async def test_todays_routine_runs_the_exercises_in_turn_after_one_calibration(
 async def test_a_goal_agreed_on_the_dashboard_shows_its_progress_on_the_patients_plan(
     settings: Settings, face: SyntheticFace, tmp_path: Path
 ) -> None:
+    """Goals with their progress on both pages; the plan's self-massage with its drawing,
+    and reading the patient marks read, which the dashboard then shows."""
     async with clinic_site(settings, face, tmp_path) as site:
         made = await site.call(
             "POST", "/patients", site.therapist, {"email": "p@example.test", "name": "Pat Patient"}
         )
         pid = made["patient"]["id"]
         await site.call("PUT", f"/patients/{pid}/intake", site.therapist, INTAKE)
-        await site.call("PUT", f"/patients/{pid}/programme", site.therapist, PROGRAMME)
+        templates = await site.call("GET", "/catalogue", site.therapist)
+        massage = next(t for t in templates["self_care"] if t["key"] == "self_massage")
+        synkinesis = next(t for t in templates["education"] if t["key"] == "synkinesis")
+        programme = {**PROGRAMME, "self_care": [massage], "education": [synkinesis]}
+        await site.call("PUT", f"/patients/{pid}/programme", site.therapist, programme)
         s = await site.call("POST", f"/patients/{pid}/sessions", site.therapist, {"kind": "home"})
         await site.call("POST", f"/sessions/{s['id']}/summary", site.therapist, summary("b", 0.7))
         dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard goals")
@@ -1424,6 +1430,27 @@ async def test_a_goal_agreed_on_the_dashboard_shows_its_progress_on_the_patients
         await wait_js(home, "return document.body.dataset.ready === 'true';", "today's plan", home_log)
         goals = await home.locator("#goals").text_content() or ""
         assert "A symmetric smile" in goals and "not yet" in goals, goals
+        drawn = await home.evaluate(
+            "() => [...document.querySelectorAll('img.illustration')].map((i) => [i.alt, i.naturalWidth > 0])"
+        )
+        assert drawn == [["How to do it: Facial self-massage", True]], drawn  # loaded, not broken
+        await home.locator("#education summary").first.click()
+        await home.get_by_role("button", name="I have read this").click()
+        await wait_js(
+            home,
+            "return /\\(read\\)/.test(document.querySelector('#education summary').textContent);",
+            "the reading marked read",
+            home_log,
+        )
+        problems = await axe_problems(home, "home goals and reading")
+        assert not problems, "accessibility problems on the plan:\n" + "\n".join(problems)
+        await dash.get_by_role("button", name="Pat Patient").click()
+        await wait_js(
+            dash,
+            "return /Reading: Synkinesis.*\\(read /.test(document.getElementById('programme').textContent);",
+            "the reading shown as read on the dashboard",
+            dash_log,
+        )
         await dash.get_by_role("button", name="Achieved: A symmetric smile").click()
         await wait_js(
             dash,

@@ -191,6 +191,21 @@ function renderProgramme(p) {
   prog.replaceChildren();
   if (!p.programme) prog.append(el("li", "No programme yet."));
   else for (const e of p.programme.exercises) prog.append(el("li", `${e.title}: ${e.reps} reps × ${e.sets} sets, hold ${e.hold_s} s, ${e.times_per_day}×/day, ${e.days_per_week} days/week`));
+  if (p.programme) showReading(p);
+}
+
+/** The programme's reading and which parts the patient has marked read. */
+async function showReading(p) {
+  const list = $("programme");
+  const stamp = (list.dataset.stamp = String(Number(list.dataset.stamp || 0) + 1));
+  try {
+    const items = await call(`/patients/${p.id}/education`);
+    if (current !== p || list.dataset.stamp !== stamp) return;  // shown again meanwhile
+    for (const item of items) {
+      const when = item.read_at ? `read ${new Date(item.read_at).toLocaleDateString()}` : "not read yet";
+      $("programme").append(el("li", `Reading: ${item.title} (${when})`, { "data-reading": item.key }));
+    }
+  } catch { /* the programme shows without it */ }
 }
 
 async function showPatient(pid) {

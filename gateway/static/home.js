@@ -8,6 +8,8 @@ import { clinic, clinicToken, download, saveClinicToken, when } from "/static/cl
 import { $, el } from "/static/dom.js";
 import { describeGoal } from "/static/goal-list.js";
 let token = clinicToken("patient");
+// Self-care items with a drawing of how to do them (gateway/static/illustrations/).
+const ILLUSTRATED = new Set(["self_massage", "stretches"]);
 let me = null;
 
 function status(text) { $("status").textContent = text; }
@@ -123,6 +125,10 @@ function render(plan) {
     const li = el("li", null, { class: item.complete ? "done" : "" });
     const text = el("div");
     text.append(el("strong", item.title), el("br"), `${item.instructions ? `${item.instructions} ` : ""}Done today: ${item.checked_today} of ${item.times_per_day}.`);
+    if (ILLUSTRATED.has(item.key)) {
+      // The drawing's own title and description (inside the SVG) say what it shows.
+      text.append(el("img", null, { src: `/static/illustrations/${item.key}.svg`, alt: `How to do it: ${item.title}`, class: "illustration", width: "240", height: "280" }));
+    }
     const tick = el("button", item.complete ? "Done for today ✓" : "I did this", { type: "button", class: "secondary" });
     tick.disabled = item.complete;
     tick.addEventListener("click", async () => {
@@ -136,15 +142,35 @@ function render(plan) {
   }
   $("care").hidden = !plan.self_care.length;
 
-  const edu = $("education");
-  edu.replaceChildren();
-  for (const item of plan.education || []) {
-    const d = el("details");
-    d.append(el("summary", item.title), el("p", item.text));
-    edu.append(d);
-  }
+  renderEducation(plan.education || [], []);
   if ((plan.eye_protection || []).length) {
     $("eye-protection").replaceChildren(...plan.eye_protection.map((t) => el("li", t)));
+  }
+}
+
+/** The programme's reading, each part a paragraph, with "I have read this" (once). */
+function renderEducation(items, reads) {
+  const edu = $("education");
+  edu.replaceChildren();
+  const readAt = new Map(reads.map((r) => [r.key, r.read_at]));
+  for (const item of items) {
+    const d = el("details", null, { "data-education": item.key });
+    const read = readAt.get(item.key);
+    d.append(el("summary", read ? `${item.title} (read)` : item.title));
+    for (const para of String(item.text).split(/\n\s*\n/)) d.append(el("p", para));
+    if (read) {
+      d.append(el("p", `You read this on ${new Date(read).toLocaleDateString()}.`, { class: "hint" }));
+    } else {
+      const done = el("button", "I have read this", { type: "button", class: "secondary", "aria-label": `I have read this: ${item.title}` });
+      done.addEventListener("click", async () => {
+        try {
+          await clinic(`/patients/${me.id}/education/${encodeURIComponent(item.key)}/read`, token, { method: "POST" });
+          renderEducation(items, await clinic(`/patients/${me.id}/education`, token));
+        } catch (err) { fail(err); }
+      });
+      d.append(done);
+    }
+    edu.append(d);
   }
 }
 
@@ -159,11 +185,13 @@ async function load() {
   try {
     me = await clinic("/me", token);
     if (me.role !== "patient") return signedOut("This page is for patients.");
-    const [plan, goals] = await Promise.all([
+    const [plan, goals, reading] = await Promise.all([
       clinic(`/patients/${me.id}/today`, token),
       clinic(`/patients/${me.id}/goals`, token).catch(() => []),
+      clinic(`/patients/${me.id}/education`, token).catch(() => []),
     ]);
     render(plan);
+    renderEducation(plan.education || [], reading.filter((r) => r.read_at));
     renderGoals(goals);
     status(`Hello ${me.name}`);
     document.body.dataset.ready = "true";

@@ -182,6 +182,18 @@ class QuestionnaireResponse(Base):
     entered_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
+class EducationRead(Base):
+    """The patient marked an education item of their programme as read (once per key)."""
+
+    __tablename__ = "education_reads"
+    __table_args__ = (UniqueConstraint("patient_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Goal(Base):
     """A goal agreed with the patient: in their words, and where it can be, tied to a
     measure with a target (``services.clinic.goals``), so progress shows against it and

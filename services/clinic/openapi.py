@@ -12,6 +12,9 @@ import msgspec
 from services.clinic.context import Route
 from shared.http_errors import ERROR_SCHEMA
 
+# Path parameters are record ids, except these.
+PATH_SCHEMAS: dict[str, dict[str, object]] = {"key": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"}}
+
 
 def document(routes: Sequence[Route], prefix: str = "/clinic") -> dict[str, Any]:
     bodies = [r.body for r in routes if r.body is not None]
@@ -43,7 +46,12 @@ def document(routes: Sequence[Route], prefix: str = "/clinic") -> dict[str, Any]
         if r.roles is not None:
             op["security"] = [{"bearer": []}]
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": PATH_SCHEMAS.get(name, {"type": "integer"}),
+            }
             for name in re.findall(r"{(\w+)}", r.path)
         ]
         params += [

@@ -27,6 +27,7 @@ from services.clinic.models import (
     AuthToken,
     CheckOff,
     ClinicSession,
+    EducationRead,
     Goal,
     Intake,
     Programme,
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 # Patient-scoped tables, each before the tables it refers to.
 ERASE_ORDER = (
     CheckOff,
+    EducationRead,
     Goal,
     Assessment,
     ClinicSession,

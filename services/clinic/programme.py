@@ -88,7 +88,12 @@ TEMPLATES: dict[str, Any] = {
             "duration_min": 5,
             "when": "any",
             "times_per_day": 2,
-            "instructions": "Small slow circles with two fingertips over the cheek, mouth and brow.",
+            "instructions": (
+                "Two fingertips, slow small circles, a little pressure, on the weak side (and the "
+                "tight side if your therapist says so): the forehead above the brow, the cheek, "
+                "then beside the corner of the mouth, half a minute each. On the cheek, circle "
+                "upwards and outwards, towards the ear."
+            ),
         },
         {
             "key": "stretches",
@@ -97,7 +102,12 @@ TEMPLATES: dict[str, Any] = {
             "duration_min": 3,
             "when": "any",
             "times_per_day": 2,
-            "instructions": "Hold each stretch for 20 seconds without pain: cheek, lip, eye.",
+            "instructions": (
+                "Hold each stretch for 20 seconds, gently, never to pain: 1. the cheek outwards "
+                "towards the ear with the flat of two fingers; 2. the upper lip down over the "
+                "teeth with a fingertip above it; 3. the skin beside the eye up and out. Breathe "
+                "out slowly while you hold."
+            ),
         },
         {
             "key": "eye_drops",
@@ -127,13 +137,86 @@ TEMPLATES: dict[str, Any] = {
     "education": [
         {
             "key": "facial_function",
-            "title": "How the face moves",
-            "text": "The facial nerve drives the muscles of expression; the exercises retrain them.",
+            "title": "How your face moves",
+            "text": (
+                "Each side of your face has its own facial nerve. It leaves the brain, runs through "
+                "a narrow channel in the skull just behind the ear, and then fans out into branches "
+                "for the forehead, the eye, the cheek, the mouth and the neck. Those branches drive "
+                "the muscles that raise your brows, close your eye, smile, pucker and keep your "
+                "cheek firm when you chew.\n\n"
+                "When the nerve is inflamed or injured, the muscles on that side get weak or stop "
+                "moving. The muscles themselves are not damaged: they are waiting for the nerve "
+                "signal to come back. Your exercises keep them supple, and teach your brain to "
+                "control each side again as the signal returns."
+            ),
         },
         {
             "key": "recovery_stages",
-            "title": "Stages of recovery",
-            "text": "Most recovery begins within weeks to a few months; movement returns before control.",
+            "title": "The stages of nerve recovery",
+            "text": (
+                "Early weeks: the face may not move at all on the weak side. This is the time for "
+                "eye protection, gentle massage and a few easy movements in front of a mirror. "
+                "Strong or effortful exercises do not speed up recovery and can make things worse "
+                "later.\n\n"
+                "Return of movement: most people with Bell's palsy notice the first flickers of "
+                "movement within three weeks to three months; after more severe damage it can take "
+                "longer. Movement usually comes back before control: small, slow and even movements "
+                "matter more than big ones now.\n\n"
+                "Later months: control improves over many months. Some people develop tightness or "
+                "linked movements (see 'Synkinesis'). Your therapist follows your progress and "
+                "changes the programme as you improve. If nothing at all has changed after a few "
+                "months, your therapist may suggest seeing a specialist."
+            ),
+        },
+        {
+            "key": "synkinesis",
+            "title": "Synkinesis: when parts of the face move together",
+            "text": (
+                "As the nerve regrows, some fibres can find the wrong muscles. Then, for example, "
+                "your eye narrows when you smile, or your mouth pulls when you close your eye. This "
+                "is called synkinesis. It is common and it can be trained.\n\n"
+                "What helps: slow, small movements watching yourself in the mirror (or the bars on "
+                "this screen), stopping before the unwanted movement starts; relaxing the tight "
+                "side with massage and stretches; and not forcing big movements. The app measures "
+                "how much the other part moves during each exercise, and tells you 'Keep your eye "
+                "soft' when it does."
+            ),
+        },
+        {
+            "key": "eye_protection_why",
+            "title": "Why your eye needs protecting",
+            "text": (
+                "If your eye does not close fully or blink well, its surface dries and can be "
+                "scratched without you feeling it. Drops during the day, ointment at night and "
+                "taping or a shield while you sleep keep it moist. Glasses or wrap-around sunglasses "
+                "keep wind and dust out.\n\n"
+                "See a doctor the same day if the eye becomes red or painful, your sight changes, or "
+                "it feels as if something is in it that will not go away."
+            ),
+        },
+        {
+            "key": "hemifacial_spasm",
+            "title": "Hemifacial spasm",
+            "text": (
+                "Hemifacial spasm is twitching of one side of the face that you do not control. It "
+                "often starts around the eye and can spread to the cheek and mouth. It is usually "
+                "caused by a blood vessel pressing on the facial nerve, and it is not the same as "
+                "the twitches some people have while recovering from a palsy.\n\n"
+                "Tiredness, stress and caffeine can make it worse. Exercises do not stop it, but "
+                "relaxation can ease it. Treatments are given by specialists (injections into the "
+                "muscle, or sometimes surgery). Your therapist can count the twitches while you "
+                "rest during a video call, so changes over time are measured."
+            ),
+        },
+        {
+            "key": "practising_well",
+            "title": "Practising well",
+            "text": (
+                "Practise little and often: two or three short sessions a day are better than one "
+                "long one. Sit in good light facing the camera. Move slowly and stop at the point "
+                "where both sides can still move evenly; let the strong side do less. Rest between "
+                "repetitions. Stop if anything hurts and tell your therapist."
+            ),
         },
     ],
     "eye_protection": [
