@@ -1459,3 +1459,60 @@ async def test_a_goal_agreed_on_the_dashboard_shows_its_progress_on_the_patients
             dash_log,
         )
         assert not dash_log.errors + home_log.errors, await reports((dash_log, home_log))
+
+
+async def test_the_patient_answers_before_the_visit_and_the_therapist_takes_them_in(
+    settings: Settings, face: SyntheticFace, tmp_path: Path
+) -> None:
+    async with clinic_site(settings, face, tmp_path) as site:
+        made = await site.call(
+            "POST", "/patients", site.therapist, {"email": "p@example.test", "name": "Pat Patient"}
+        )
+        home, home_log = await open_page(site.browser, made["invite"]["link"], "home answers", phone=True)
+        await wait_js(home, "return document.body.dataset.ready === 'true';", "the plan", home_log)
+        await home.get_by_text("Answer the questions").click()
+        await home.get_by_label("When did it start? (date)").fill(
+            (date.today() - timedelta(days=9)).isoformat()
+        )
+        await home.get_by_label("What the doctor called it").select_option("bells_palsy")
+        await home.get_by_label("Closing my eye").check()
+        await home.get_by_label("Dry", exact=True).check()
+        await home.get_by_label("What would you most like to be able to do again? (one per line)").fill(
+            "Smile in photos"
+        )
+        problems = await axe_problems(home, "home answers")
+        assert not problems, "accessibility problems on the questions:\n" + "\n".join(problems)
+        width = await home.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the questions are {width} px wide on a 390 px phone"
+        await home.get_by_role("button", name="Send to my therapist").click()
+        await wait_js(
+            home,
+            "return /your answers are with your therapist/"
+            ".test(document.getElementById('answers-status').textContent);",
+            "the answers sent",
+            home_log,
+        )
+
+        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard answers")
+        await dash.fill("#email", "t@clinic.test")
+        await dash.fill("#password", PASSWORD)
+        await dash.keyboard.press("Enter")
+        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        await dash.get_by_role("button", name="Pat Patient").click()
+        await dash.locator("#intake-box > summary").click()
+        await dash.get_by_role("button", name="Fill the form with the patient's answers").click()
+        assert await dash.locator("#in-diagnosis").input_value() == "bells_palsy"
+        assert "Smile in photos" in await dash.locator("#in-goals").input_value()
+        await dash.select_option("#in-side", "right")
+        await dash.get_by_role("button", name="Save intake").click()
+        await wait_js(
+            dash,
+            "return /Intake saved/.test(document.getElementById('intake-result').textContent);",
+            "the intake saved from the answers",
+            dash_log,
+        )
+        state = await site.call("GET", f"/patients/{made['patient']['id']}/intake/answers", site.therapist)
+        assert state["reviewed_at"] and state["intake_recorded"], state
+        # A new patient has no intake and no programme yet: their 404s are expected.
+        errors = [e for e in dash_log.errors if "/intake" not in e and "/programme" not in e]
+        assert not errors + home_log.errors, await reports((dash_log, home_log))

@@ -174,6 +174,51 @@ function renderEducation(items, reads) {
   }
 }
 
+// ---- the questions before the first visit (the patient's own intake answers) -----------
+
+const ticked = (name) => [...document.querySelectorAll(`#answers-form input[name="pa-${name}"]`)];
+
+function showAnswers(state) {
+  // Before the visit (no intake by the therapist yet), or to correct what was sent.
+  const answers = state && state.answers;
+  $("answers-box").hidden = !state || (state.intake_recorded && !answers);
+  if (!answers) return;
+  $("pa-onset").value = answers.onset_date || "";
+  $("pa-course").value = answers.course || "unknown";
+  $("pa-diagnosis").value = answers.diagnosis || "not_sure";
+  for (const name of ["treatments", "problems", "eye_care"]) for (const b of ticked(name)) b.checked = Boolean((answers[name] || {})[b.value]);
+  for (const b of ticked("eye_symptoms")) b.checked = (answers.eye_symptoms || []).includes(b.value);
+  $("pa-imaging").value = answers.imaging || "";
+  $("pa-goals").value = (answers.goals || []).join("\n");
+  $("answers-summary").textContent = "Change my answers";
+  $("answers-status").textContent = `Sent to your therapist on ${new Date(state.submitted_at).toLocaleDateString()}${state.reviewed_at ? ", who has gone through them" : ""}.`;
+}
+
+$("answers-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("answers-error").textContent = "";
+  const flags = (name) => Object.fromEntries(ticked(name).map((b) => [b.value, b.checked]));
+  const body = {
+    onset_date: $("pa-onset").value,
+    course: $("pa-course").value,
+    diagnosis: $("pa-diagnosis").value,
+    treatments: flags("treatments"),
+    problems: flags("problems"),
+    eye_care: flags("eye_care"),
+    eye_symptoms: ticked("eye_symptoms").filter((b) => b.checked).map((b) => b.value),
+    imaging: $("pa-imaging").value.trim(),
+    goals: $("pa-goals").value.split("\n").map((g) => g.trim()).filter(Boolean),
+  };
+  try {
+    const saved = await clinic(`/patients/${me.id}/intake/answers`, token, { method: "PUT", body });
+    showAnswers(saved);
+    $("answers-details").open = false;
+    $("answers-status").textContent = "Thank you: your answers are with your therapist, who will go through them with you.";
+  } catch (err) {
+    $("answers-error").textContent = `Not sent: ${err.message}`;
+  }
+});
+
 /** The goals agreed with the therapist, each with how far along it is (dropped ones not). */
 function renderGoals(goals) {
   const list = $("goals");
@@ -185,11 +230,13 @@ async function load() {
   try {
     me = await clinic("/me", token);
     if (me.role !== "patient") return signedOut("This page is for patients.");
-    const [plan, goals, reading] = await Promise.all([
+    const [plan, goals, reading, answers] = await Promise.all([
       clinic(`/patients/${me.id}/today`, token),
       clinic(`/patients/${me.id}/goals`, token).catch(() => []),
       clinic(`/patients/${me.id}/education`, token).catch(() => []),
+      clinic(`/patients/${me.id}/intake/answers`, token).catch(() => null),
     ]);
+    showAnswers(answers);
     render(plan);
     renderEducation(plan.education || [], reading.filter((r) => r.read_at));
     renderGoals(goals);

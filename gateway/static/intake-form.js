@@ -2,7 +2,7 @@
 // labelled controls; the API validates and its message is shown next to the form.
 import { ApiError } from "/static/telerehab.js";
 
-import { $ } from "/static/dom.js";
+import { $, el } from "/static/dom.js";
 const FLAGS = { treatments: ["corticosteroids", "antivirals", "surgery"], problems: ["eye_closure", "eating_drinking", "speaking"], eye_care: ["drops", "ointment", "taping"] };
 let pid = null;
 let call = null;
@@ -47,6 +47,25 @@ function read() {
   return body;
 }
 
+/** The patient's own answers before the visit, if they sent any: when, and a button that
+ * puts them in the form for the therapist to review, complete and save. */
+async function showAnswers() {
+  const box = $("intake-answers");
+  box.replaceChildren();
+  let state = null;
+  try { state = await call(`/patients/${pid}/intake/answers`); } catch { return; }
+  if (!state.answers) return;
+  const when = new Date(state.submitted_at).toLocaleDateString();
+  box.append(`The patient answered the questions before the visit on ${when}${state.reviewed_at ? " (reviewed)" : ", not reviewed yet"}. `);
+  const use = el("button", "Fill the form with the patient's answers", { type: "button", class: "secondary" });
+  use.addEventListener("click", () => {
+    const a = state.answers;
+    fill({ ...a, diagnosis: a.diagnosis === "not_sure" ? "" : a.diagnosis });
+    $("intake-result").textContent = "Filled with the patient's answers: check, complete (side, new symptoms) and save.";
+  });
+  box.append(use);
+}
+
 /** Shows patient `patientId`'s intake (an empty form when none is recorded yet). */
 export async function showIntake(patientId, api) {
   pid = patientId;
@@ -54,6 +73,7 @@ export async function showIntake(patientId, api) {
   $("intake-error").textContent = "";
   $("intake-result").textContent = "";
   $("intake-form").reset();
+  showAnswers();
   try {
     fill(await call(`/patients/${pid}/intake`));
     $("intake-result").textContent = "";

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
 from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest, NotFound
-from services.clinic.models import Intake
+from services.clinic.models import Intake, PatientIntake
 from services.clinic.referrals import evaluate_for
 
 Diagnosis = Literal[
@@ -78,6 +78,23 @@ class IntakeIn(msgspec.Struct, forbid_unknown_fields=True):
     goals: Annotated[list[Short], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
 
 
+class PatientIntakeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The patient's own answers before the visit: what they can say themselves (the
+    diagnosis as they were told it, or not sure)."""
+
+    onset_date: date
+    course: Course = "unknown"
+    diagnosis: Diagnosis | Literal["not_sure"] = "not_sure"
+    treatments: Treatments = msgspec.field(default_factory=Treatments)
+    problems: Problems = msgspec.field(default_factory=Problems)
+    eye_care: EyeCare = msgspec.field(default_factory=EyeCare)
+    eye_symptoms: Annotated[list[EyeSymptom], msgspec.Meta(max_length=10)] = msgspec.field(
+        default_factory=list
+    )
+    imaging: Text = ""
+    goals: Annotated[list[Short], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
+
+
 def intake_json(row: Intake) -> dict[str, Any]:
     return {
         **row.data,
@@ -125,12 +142,74 @@ async def put_intake(ctx: Ctx) -> web.Response:
         action = "update"
     await ctx.db.flush()
     ctx.audit(action, "intake", patient.id, row.id)
+    answers = await _patient_answers(ctx, patient.id)
+    if answers is not None and answers.reviewed_at is None:
+        answers.reviewed_at = utcnow()  # the therapist has taken them into the intake
     await evaluate_for(ctx, patient.id)  # an eye that does not close, new symptoms: flagged now
     return json_response(intake_json(row))
 
 
+async def _patient_answers(ctx: Ctx, patient_id: int) -> PatientIntake | None:
+    query = select(PatientIntake).where(PatientIntake.patient_id == patient_id)
+    return (await ctx.db.execute(query)).scalar_one_or_none()
+
+
+async def answers_state(ctx: Ctx, patient_id: int) -> dict[str, Any]:
+    """The patient's own answers (or null), when sent and reviewed, and whether the
+    therapist has recorded the intake: what the plan needs to ask, or to thank."""
+    row = await _patient_answers(ctx, patient_id)
+    return {
+        "answers": row.data if row else None,
+        "submitted_at": row.submitted_at if row else None,
+        "reviewed_at": row.reviewed_at if row else None,
+        "intake_recorded": await load_intake(ctx, patient_id) is not None,
+    }
+
+
+async def get_answers(ctx: Ctx) -> web.Response:
+    patient = await ctx.patient(ctx.id_param("pid"))
+    ctx.audit("read", "patient_intake", patient.id)
+    return json_response(await answers_state(ctx, patient.id))
+
+
+async def put_answers(ctx: Ctx) -> web.Response:
+    """The patient answers (or corrects) the questions before the visit; their therapist
+    then reviews them into the intake (a new answer after the review asks for another)."""
+    patient = await ctx.patient(ctx.id_param("pid"))
+    body = await ctx.body(PatientIntakeIn)
+    if body.onset_date > utcnow().date():
+        raise BadRequest("The date it started is in the future.")
+    row = await _patient_answers(ctx, patient.id)
+    data = msgspec.to_builtins(body)
+    if row is None:
+        row = PatientIntake(patient_id=patient.id, data=data, submitted_at=utcnow())
+        ctx.db.add(row)
+    else:
+        row.data, row.submitted_at, row.reviewed_at = data, utcnow(), None
+    await ctx.db.flush()
+    ctx.audit("update", "patient_intake", patient.id, row.id)
+    return json_response(await answers_state(ctx, patient.id))
+
+
 ROUTES = [
     Route("GET", "/api/patients/{pid}/intake", get_intake, "The patient's intake", CLINICAL, "intake"),
+    Route(
+        "GET",
+        "/api/patients/{pid}/intake/answers",
+        get_answers,
+        "The patient's own answers before the visit",
+        CLINICAL,
+        "intake",
+    ),
+    Route(
+        "PUT",
+        "/api/patients/{pid}/intake/answers",
+        put_answers,
+        "The patient answers the questions before the visit (their therapist reviews them)",
+        ("patient",),
+        "intake",
+        body=PatientIntakeIn,
+    ),
     Route(
         "PUT",
         "/api/patients/{pid}/intake",

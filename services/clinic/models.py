@@ -81,6 +81,19 @@ class Intake(Base):
     updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
+class PatientIntake(Base):
+    """What the patient told the clinic before the visit, in their own words (the intake
+    form on their plan): the therapist reviews it into the intake proper."""
+
+    __tablename__ = "patient_intakes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    data: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_at: Mapped[datetime | None]
+
+
 class Assessment(Base):
     """A Sunnybrook grading (with sub-scores) and/or House–Brackmann grade.
 

@@ -38,6 +38,10 @@ async def setup_records(c: Clinic) -> dict[str, int]:
     await c.ok("PUT", f"/clinic/api/patients/{pid}/programme", "therapist", PROGRAMME, 201)
     session = await c.ok("POST", f"/clinic/api/patients/{pid}/sessions", "patient", {"kind": "home"}, 201)
     flags = await c.ok("GET", f"/clinic/api/patients/{pid}/referral-flags", "therapist")  # made by the intake
+    answers = {"onset_date": INTAKE["onset_date"], "goals": ["smile again"]}
+    await c.ok("PUT", f"/clinic/api/patients/{pid}/intake/answers", "patient", answers)
+    goal = {"text": "A symmetric smile", "measure": "mouth_symmetry", "target": 0.8}
+    made_goal = await c.ok("POST", f"/clinic/api/patients/{pid}/goals", "therapist", goal, 201)
     # Erasure is tried on a patient of the same therapist made for it.
     doomed = await c.ok(
         "POST", "/clinic/api/patients", "therapist", {"email": "d@example.test", "name": "D"}, 201
@@ -56,6 +60,7 @@ async def setup_records(c: Clinic) -> dict[str, int]:
         "flag": flags[0]["id"],
         "doomed": doomed["patient"]["id"],
         "tid": leaver["id"],
+        "goal": made_goal["id"],
     }
 
 
@@ -64,7 +69,9 @@ def url_for(route: Route, ids: dict[str, int], pid: int | None = None) -> str:
         pid = ids["doomed"]
     path = route.path.replace("{pid}", str(pid or ids["pid"])).replace("{tid}", str(ids["tid"]))
     if "{id}" in path:
-        path = path.replace("{id}", str(ids["flag"] if "referral-flags" in path else ids["session"]))
+        record = "flag" if "referral-flags" in path else "goal" if "/goals/" in path else "session"
+        path = path.replace("{id}", str(ids[record]))
+    path = path.replace("{key}", "recovery_stages")  # an education item of PROGRAMME
     return "/clinic" + path
 
 

@@ -26,7 +26,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
-        assert await current(engine) == "0007"
+        assert await current(engine) == "0008"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             assert names >= TABLES
@@ -34,6 +34,10 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
                 lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
             )
         assert diff == [], f"models and migrations differ: {diff}"
+        await downgrade(engine, "0007")  # one step: the patients' own intake answers go
+        async with engine.connect() as conn:
+            names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert "patient_intakes" not in names and "intakes" in names
         await downgrade(engine, "0006")  # one step: the education reads go
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
@@ -66,7 +70,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert not TABLES & names
         await upgrade(engine)  # and up again
-        assert await current(engine) == "0007"
+        assert await current(engine) == "0008"
     finally:
         await engine.dispose()
 
