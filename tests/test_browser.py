@@ -1072,10 +1072,12 @@ async def test_a_therapist_does_their_clinic_work_in_the_dashboard(
         assert await dash.get_by_role("button", name="Start Closed smile").is_enabled()
         assert await dash.locator("details.tech").get_attribute("open") is None  # telemetry folded
         await dash.fill("#notes", "Left brow: more lift than last week.")
+        await dash.get_by_label("Massage").check()  # manual treatment given, with the notes
         await dash.get_by_role("button", name="Save notes").click()
         await shows("notes-status", r"saved to the clinic", "notes saved to the clinic")
         saved = await call("GET", f"/sessions/{clinic_sid}", t)
         assert saved["notes"] == "Left brow: more lift than last week."
+        assert [x["kind"] for x in saved["treatments"]] == ["massage"]
         problems = await axe_problems(dash, "therapist-notes")
         assert not problems, "accessibility problems on the live page's notes:\n" + "\n".join(problems)
         await screenshot(dash, "browser-therapist-notes.png")

@@ -255,7 +255,7 @@ async function showPatient(pid) {
         ...ex.map((e) => `${e.name.replaceAll("_", " ")} ${e.reps}/${e.attempts}${e.symmetry == null ? "" : `, symmetry ${Math.round(e.symmetry * 100)}%`}`),
         ...(s.summary && s.summary.spasms ? [`twitches at rest ${s.summary.spasms.count} (left ${s.summary.spasms.left}, right ${s.summary.spasms.right})`] : []),
       ].join("; ") || "–"),
-      el("td", s.notes || "–", { class: "notes-text" }),
+      el("td", [s.notes, (s.treatments || []).length ? `Treatment given: ${s.treatments.map((t) => t.kind.replaceAll("_", " ")).join(", ")}.` : ""].filter(Boolean).join(" ") || "–", { class: "notes-text" }),
     );
     tbody.append(tr);
   }

@@ -417,6 +417,10 @@ async function linkClinic() {
     clinicLinked = true;
     showProgramme(row.patient_id, token);
     if (row.notes && !$("notes").value) $("notes").value = row.notes;
+    // Manual treatment given in the clinic: recorded with the notes, in the clinic only.
+    const given = new Set((row.treatments || []).map((t) => t.kind));
+    for (const box of document.querySelectorAll('#treatment-given input[name="treatment"]')) box.checked = given.has(box.value);
+    $("treatment-given").hidden = false;
     set("notes-hint", "Saved to the patient's record in the clinic with \"Save notes\" and when the session ends; only therapists see them.");
     $("save-notes").hidden = false;
   } catch (err) {
@@ -471,7 +475,8 @@ async function saveNotes(atEnd = false) {
   if (!clinicLinked) return false;
   set("notes-status", "Saving the notes…");
   try {
-    const row = await clinic(`/sessions/${clinicSession}/notes`, clinicToken("therapist"), { method: "PUT", body: { notes: $("notes").value } });
+    const treatments = [...document.querySelectorAll('#treatment-given input[name="treatment"]:checked')].map((b) => ({ kind: b.value }));
+    const row = await clinic(`/sessions/${clinicSession}/notes`, clinicToken("therapist"), { method: "PUT", body: { notes: $("notes").value, treatments } });
     const at = new Date(row.notes_updated_at).toLocaleTimeString();
     set("notes-status", atEnd ? `Notes saved to the clinic as the session ended (${at}).` : `Notes saved to the clinic at ${at}.`);
     return true;

@@ -181,6 +181,9 @@ class ClinicSession(Base):
     # A booked call's calendar entry: one up with every change e-mailed (RFC 5545
     # SEQUENCE), so the patient's calendar takes the latest.
     calendar_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Manual treatment the therapist gave in the session (massage, stretches, taping...):
+    # [{"kind", "minutes", "note"}], therapists only, like the notes.
+    treatments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class QuestionnaireResponse(Base):

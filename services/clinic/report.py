@@ -328,7 +328,7 @@ def render(
             line(f"• {text}")
     notes = patient.get("notes", [])
     if notes:
-        heading("Session notes (latest first)")
+        heading("Session notes and treatment given (latest first)")
         for day, text in notes:
             line(f"{day:%d %b %Y}: {text}")
     flags = patient.get("flags", [])
@@ -337,6 +337,12 @@ def render(
         for f in flags:
             line(f"• {f['specialty'].replace('_', ' ').capitalize()} ({f['status']}): {f['reason']}")
     return bytes(pdf.output())
+
+
+def session_note(row: ClinicSession) -> str:
+    """A session's notes and the manual treatment given in it, as one paragraph."""
+    given = ", ".join(str(t["kind"]).replace("_", " ") for t in row.treatments or [])
+    return " ".join(part for part in (row.notes or "", f"Treatment given: {given}." if given else "") if part)
 
 
 async def get_report(ctx: Ctx) -> web.Response:
@@ -376,25 +382,22 @@ async def report_pdf(ctx: Ctx, patient: User) -> tuple[bytes, str]:
             "voluntary": row.voluntary,
             "synkinesis": row.synkinesis,
         }
-    noted = (
+    recent = (
         await ctx.db.execute(
             select(ClinicSession)
-            .where(
-                ClinicSession.patient_id == patient.id,
-                ClinicSession.notes.is_not(None),
-                ClinicSession.notes != "",
-            )
+            .where(ClinicSession.patient_id == patient.id)
             .order_by(ClinicSession.scheduled_at.desc())
-            .limit(NOTES_IN_REPORT)
+            .limit(5 * NOTES_IN_REPORT)
         )
     ).scalars()
+    noted = [r for r in recent if r.notes or r.treatments][:NOTES_IN_REPORT]
     info = {
         "id": patient.id,
         "name": patient.name,
         "therapist_name": therapist.name if therapist else "–",
         "flags": [{"status": f.status, "specialty": f.specialty, "reason": f.reason} for f in flags],
         "gradings": gradings,
-        "notes": [((r.ended_at or r.scheduled_at).date(), r.notes) for r in noted],
+        "notes": [((r.ended_at or r.scheduled_at).date(), session_note(r)) for r in noted],
         "goals": [goal_line(g) for g in await goals_with_progress(ctx, patient.id)],
     }
     prog = {"version": programme.version, **programme.data} if programme else None

@@ -67,13 +67,23 @@ class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     scheduled_at: datetime | None = None
 
 
+class TreatmentGiven(msgspec.Struct, forbid_unknown_fields=True):
+    """Manual treatment the therapist gave in the session."""
+
+    kind: Literal["massage", "stretches", "taping", "neuromuscular_retraining", "eye_care", "other"]
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=240)] | None = None
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
 class NotesIn(msgspec.Struct, forbid_unknown_fields=True):
     notes: Annotated[str, msgspec.Meta(max_length=NOTES_MAX_CHARS)]
+    # Given: replaces the session's treatment record; left out: the record stays.
+    treatments: Annotated[list[TreatmentGiven], msgspec.Meta(max_length=20)] | None = None
 
 
 def session_json(row: ClinicSession, *, notes: bool = False) -> dict[str, Any]:
     """The session as JSON; ``notes`` adds the therapist's notes (for therapists only)."""
-    out = {
+    out: dict[str, Any] = {
         "id": row.id,
         "patient_id": row.patient_id,
         "therapist_id": row.therapist_id,
@@ -87,6 +97,7 @@ def session_json(row: ClinicSession, *, notes: bool = False) -> dict[str, Any]:
     if notes:
         out["notes"] = row.notes or ""
         out["notes_updated_at"] = row.notes_updated_at
+        out["treatments"] = row.treatments or []
     return out
 
 
@@ -378,10 +389,13 @@ async def close_rooms_of(ctx: Ctx, patient_id: int) -> int:
 
 async def put_notes(ctx: Ctx) -> web.Response:
     """Keep (replace) the therapist's notes on one of their own patient's sessions,
-    during it or after it ended. The text is stored and audited, never logged."""
+    during it or after it ended, and the manual treatment given in it. The text is
+    stored and audited, never logged."""
     row = await load(ctx)
     body = await ctx.body(NotesIn)
     row.notes = body.notes
+    if body.treatments is not None:
+        row.treatments = msgspec.to_builtins(body.treatments)
     row.notes_updated_at = utcnow()
     await ctx.db.flush()
     ctx.audit("update", "session_notes", row.patient_id, row.id)

@@ -18,7 +18,7 @@ def test_db_commands_and_create_admin(
     assert main(["db", "current"]) == 0
     assert "base (empty)" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
-    assert "revision 0008" in capsys.readouterr().out
+    assert "revision 0009" in capsys.readouterr().out
     assert (tmp_path / "state" / "clinic.db").exists()  # relative path → the state dir
 
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))

@@ -40,7 +40,17 @@ async def test_notes_are_kept_replaced_and_shown_to_the_therapist_only(clinic: C
     assert again["notes"].endswith("End: tired.")
     cleared = await clinic.ok("PUT", url, "therapist", {"notes": ""})
     assert cleared["notes"] == ""
-    assert await audit_count(clinic, resource="session_notes", action="update", resource_id=sid) == 3
+    # The manual treatment given goes with the notes; saving notes alone keeps it.
+    given = [{"kind": "massage", "minutes": 10, "note": "left cheek"}, {"kind": "taping"}]
+    treated = await clinic.ok("PUT", url, "therapist", {"notes": "", "treatments": given})
+    assert [(t["kind"], t["minutes"]) for t in treated["treatments"]] == [("massage", 10), ("taping", None)]
+    kept = await clinic.ok("PUT", url, "therapist", {"notes": "After taping."})
+    assert len(kept["treatments"]) == 2
+    theirs = await clinic.ok("GET", f"/clinic/api/sessions/{sid}", "patient")
+    assert "treatments" not in theirs  # therapists only, like the notes
+    bad = await clinic.call("PUT", url, "therapist", {"notes": "", "treatments": [{"kind": "surgery"}]})
+    assert bad.status == 422
+    assert await audit_count(clinic, resource="session_notes", action="update", resource_id=sid) == 5
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "brow lifts" not in text and "taping" not in text  # never logged
 

@@ -24,7 +24,10 @@ async def test_report_pdf_opens_and_holds_the_patients_figures(clinic: Clinic) -
         "POST", f"/clinic/api/sessions/{s['id']}/summary", "therapist", summary("r", estimate=True), 201
     )
     await clinic.ok(
-        "PUT", f"/clinic/api/sessions/{s['id']}/notes", "therapist", {"notes": "Smile more even today."}
+        "PUT",
+        f"/clinic/api/sessions/{s['id']}/notes",
+        "therapist",
+        {"notes": "Smile more even today.", "treatments": [{"kind": "massage", "minutes": 10}]},
     )
     goal = {"text": "A symmetric smile", "measure": "mouth_symmetry", "target": 0.8}
     await clinic.ok("POST", f"{P}/{pid}/goals", "therapist", goal, 201)
@@ -65,12 +68,19 @@ async def test_report_pdf_opens_and_holds_the_patients_figures(clinic: Clinic) -
     images = sum(len(page.images) for page in pdf.pages)
     assert images == 7  # the charts
     assert "Ophthalmology (open)" in flat  # the flag, its specialty as a name
-    assert "Session notes (latest first)" in flat and "Smile more even today." in flat
+    assert "Session notes and treatment given (latest first)" in flat
+    assert "Smile more even today. Treatment given: massage." in flat
     assert "A symmetric smile: Mouth symmetry (1 = even) at least 0.8; latest 0.7 on" in flat
     assert "not yet" in flat
     # No heading left alone at the foot of a page: each page's last line of text is not
     # one ("Charts" is followed by images, which hold no text).
-    headings = {"History", "Latest scores", "Goals", "Referral suggestions", "Session notes (latest first)"}
+    headings = {
+        "History",
+        "Latest scores",
+        "Goals",
+        "Referral suggestions",
+        "Session notes and treatment given (latest first)",
+    }
     for page in pdf.pages:
         lines = [x.strip() for x in page.extract_text().splitlines() if x.strip()]
         if lines:  # (a page of charts alone has none)

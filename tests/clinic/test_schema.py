@@ -26,7 +26,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
     engine = create_engine(database_url)
     try:
         await upgrade(engine)
-        assert await current(engine) == "0008"
+        assert await current(engine) == "0009"
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             assert names >= TABLES
@@ -34,6 +34,12 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
                 lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
             )
         assert diff == [], f"models and migrations differ: {diff}"
+        await downgrade(engine, "0008")  # one step: the sessions' treatments go
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("sessions")}
+            )
+        assert "treatments" not in columns and "notes" in columns
         await downgrade(engine, "0007")  # one step: the patients' own intake answers go
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
@@ -70,7 +76,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(database_url: str)
             names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert not TABLES & names
         await upgrade(engine)  # and up again
-        assert await current(engine) == "0008"
+        assert await current(engine) == "0009"
     finally:
         await engine.dispose()
 
