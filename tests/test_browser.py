@@ -713,6 +713,7 @@ async def test_clinic_dashboard_and_home_practice_in_chromium(
         await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
         row = await dash.locator("#patients").text_content() or ""
         assert "Pat Patient" in row and "Closed smile" in row and "ophthalmology" in row, row
+        assert "Re-assessment due (not graded yet)" in row, row  # in care, never graded
         await dash.get_by_role("button", name="Pat Patient").click()
         await wait_js(
             dash,

@@ -127,10 +127,15 @@ function renderBoard() {
     th.append(open);
     const open_flags = p.flags.filter((f) => f.status === "open");
     const next = nextSession(p);
+    const due = el("td", next ? when(next.scheduled_at) : "–");
+    if (p.reassessment_due) {
+      // In care and not graded for four weeks (or never): time to grade again.
+      due.append(el("br"), el("span", p.last_graded_at ? `Re-assessment due (last ${new Date(p.last_graded_at).toLocaleDateString()})` : "Re-assessment due (not graded yet)", { class: "warn" }));
+    }
     tr.append(
       th,
       el("td", p.programme ? `v${p.programme.version}: ${p.programme.exercises.map((e) => e.title).join(", ")}` : "none yet"),
-      el("td", next ? when(next.scheduled_at) : "–"),
+      due,
       el("td", open_flags.length ? `${open_flags.length} open: ${open_flags.map((f) => f.specialty).join(", ")}` : "none", open_flags.length ? { class: "warn" } : {}),
     );
     tbody.append(tr);

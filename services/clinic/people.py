@@ -57,6 +57,7 @@ ERASE_ORDER = (
     ReminderSent,
 )
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+REASSESS_EVERY = timedelta(days=28)  # a patient in care is graded again at least this often
 
 
 class TherapistIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -247,12 +248,37 @@ async def invite_patient(ctx: Ctx) -> web.Response:
 
 
 async def list_patients(ctx: Ctx) -> web.Response:
-    rows = (
-        await ctx.db.execute(
-            select(User).where(User.role == "patient", User.therapist_id == ctx.actor.id).order_by(User.id)
-        )
-    ).scalars()
-    patients = [user_json(u) for u in rows]
+    """The therapist's patients, each with when they were last graded (the therapist's
+    own Sunnybrook or House–Brackmann) and whether a re-assessment is due: in care (an
+    intake recorded) and not graded for ``REASSESS_EVERY`` (or never)."""
+    rows = list(
+        (
+            await ctx.db.execute(
+                select(User)
+                .where(User.role == "patient", User.therapist_id == ctx.actor.id)
+                .order_by(User.id)
+            )
+        ).scalars()
+    )
+    ids = [u.id for u in rows]
+    graded = dict(
+        (
+            await ctx.db.execute(
+                select(Assessment.patient_id, func.max(Assessment.assessed_at))
+                .where(Assessment.patient_id.in_(ids), Assessment.source == "therapist")
+                .group_by(Assessment.patient_id)
+            )
+        ).all()
+    )
+    in_care = set(
+        (await ctx.db.execute(select(Intake.patient_id).where(Intake.patient_id.in_(ids)))).scalars()
+    )
+    now = utcnow()
+    patients = []
+    for u in rows:
+        last = graded.get(u.id)
+        due = u.id in in_care and (last is None or now - last >= REASSESS_EVERY)
+        patients.append({**user_json(u), "last_graded_at": last, "reassessment_due": due})
     ctx.audit("read", "patient_list", None)
     return json_response(patients)
 

@@ -120,6 +120,25 @@ async def test_home_practice_counts_as_adherence_and_feeds_progress(clinic: Clin
     assert progress["questionnaires"]["saq_total"][0]["value"] == 40.0
 
 
+async def test_a_patient_in_care_not_graded_for_four_weeks_is_due_a_reassessment(clinic: Clinic) -> None:
+    pid = clinic.ids["patient"]
+
+    async def due() -> tuple[bool, Any]:
+        [me] = [p for p in await clinic.ok("GET", P, "therapist") if p["id"] == pid]
+        return me["reassessment_due"], me["last_graded_at"]
+
+    assert await due() == (False, None)  # no intake yet: not in care
+    await clinic.ok("PUT", f"{P}/{pid}/intake", "therapist", INTAKE)
+    assert await due() == (True, None)  # in care, never graded
+    old = (datetime.now(UTC) - timedelta(days=40)).replace(microsecond=0)
+    body = {"sunnybrook": SUNNYBROOK, "assessed_at": old.isoformat()}
+    await clinic.ok("POST", f"{P}/{pid}/assessments", "therapist", body, 201)
+    is_due, last = await due()
+    assert is_due and datetime.fromisoformat(last) == old, last
+    await clinic.ok("POST", f"{P}/{pid}/assessments", "therapist", {"house_brackmann": 3}, 201)
+    assert (await due())[0] is False  # graded today
+
+
 def test_adherence_counts_from_the_programmes_first_day_and_up_to_today() -> None:
     # A programme of 5 days a week begun on Thursday 5 November: that week asks for 3 of
     # its 4 days (5 x 4/7, rounded up), the next one for 5, the week under way (to
