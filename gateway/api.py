@@ -186,6 +186,19 @@ async def end_session(request: web.Request) -> web.Response:
     )
 
 
+async def session_presence(request: web.Request) -> web.Response:
+    """Who is in a room (the patient connected, how many therapists) and the analyzer's
+    last word on the patient's picture: the dashboard's waiting room."""
+    sid = request.match_info["sid"]
+    authenticate(request, ("therapist", "clinic"), sid=sid)
+    if not valid_session_id(sid):
+        raise NotFound("No such session.")
+    room = request.app[registry_key].rooms.get(sid)
+    if room is None or room.closed:
+        return web.json_response({"patient": False, "therapists": 0, "camera": None})
+    return web.json_response(room.presence())
+
+
 async def send_command(request: web.Request) -> web.Response:
     """A therapist (or a patient practising alone) tells the session's analyzer what to
     do next; the analyzer echoes the result in the feedback both pages receive."""
@@ -286,6 +299,13 @@ API: list[Operation] = [
     ),
     Operation("POST", "/api/offer", offer, "Join the room: SDP offer in, answer out", IN_SESSION, Offer),
     Operation("POST", "/api/sessions/{sid}/end", end_session, "End a session", ("therapist", "clinic")),
+    Operation(
+        "GET",
+        "/api/sessions/{sid}/presence",
+        session_presence,
+        "Who is in the room, and whether the patient's camera and light are good",
+        ("therapist", "clinic"),
+    ),
     Operation(
         "POST",
         "/api/sessions/{sid}/commands",

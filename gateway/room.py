@@ -122,6 +122,9 @@ class Room:
         self._leaving = 0
         self.empty_since: float | None = time.monotonic()
         self.closed = False
+        # The analyzer's last word on the patient's picture (status, face found), for the
+        # waiting room on the therapist's dashboard: "here, camera and light OK".
+        self.last_check: tuple[str, bool] | None = None
         self._spawn("fanout", self.fanout.run())
         self._spawn("keepalive", self._keepalive())
 
@@ -294,6 +297,8 @@ class Room:
         await participant.pc.close()
 
     def broadcast(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "feedback":
+            self.last_check = (str(event.get("status")), bool(event.get("face")))
         for participant in self.participants:
             participant.send_event(event)
 
@@ -325,6 +330,20 @@ class Room:
             await self._drop(participant)
         self.patient = None
         self.therapists = []
+
+    def presence(self) -> dict[str, Any]:
+        """Who is in the room and what the analyzer last said of the patient's picture."""
+        here = self.patient is not None and self.patient.pc.connectionState == "connected"
+        status, face = self.last_check if here and self.last_check else (None, False)
+        return {
+            "patient": here,
+            "therapists": sum(t.pc.connectionState == "connected" for t in self.therapists),
+            "camera": None if status is None else {"status": status, "face": face, "ok": status in CAMERA_OK},
+        }
+
+
+# Feedback statuses that mean the patient's camera, light and position are good.
+CAMERA_OK = frozenset({"calibrating", "tracking"})
 
 
 class RoomFull(Exception):

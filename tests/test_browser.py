@@ -1519,3 +1519,38 @@ async def test_the_patient_answers_before_the_visit_and_the_therapist_takes_them
         # A new patient has no intake and no programme yet: their 404s are expected.
         errors = [e for e in dash_log.errors if "/intake" not in e and "/programme" not in e]
         assert not errors + home_log.errors, await reports((dash_log, home_log))
+
+
+async def test_the_dashboard_says_when_the_patient_is_waiting_with_a_good_picture(
+    settings: Settings, redis: aioredis.Redis, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
+) -> None:
+    """The waiting room: the patient opens the call's link (camera, light and face checked
+    by the analyzer), and the therapist's dashboard says so beside the call."""
+    async with clinic_site(settings, face, tmp_path) as site:
+        made = await site.call(
+            "POST", "/patients", site.therapist, {"email": "p@example.test", "name": "Pat Patient"}
+        )
+        pid = made["patient"]["id"]
+        await site.call("PUT", f"/patients/{pid}/intake", site.therapist, INTAKE)
+        await site.call("PUT", f"/patients/{pid}/programme", site.therapist, PROGRAMME)
+        session = await site.call("POST", f"/patients/{pid}/sessions", site.therapist, {"kind": "live"})
+        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard waiting")
+        await dash.fill("#email", "t@clinic.test")
+        await dash.fill("#password", PASSWORD)
+        await dash.keyboard.press("Enter")
+        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        patient, patient_log = await open_page(
+            site.browser, session["links"]["patient_url"], "patient waiting"
+        )
+        await wait_js(
+            dash,
+            "return /Pat Patient is here: camera and light OK/"
+            ".test(document.getElementById('upcoming').textContent);",
+            "the patient waiting with a good picture",
+            dash_log,
+            patient_log,
+            timeout_ms=2 * WAIT_MS,
+        )
+        problems = await axe_problems(dash, "dashboard waiting room")
+        assert not problems, "accessibility problems on the dashboard:\n" + "\n".join(problems)
+        assert not dash_log.errors + patient_log.errors, await reports((dash_log, patient_log))

@@ -59,6 +59,7 @@ function fail(err) {
 
 function signedOut(message = "") {
   token = null;
+  clearTimeout(waitingTimer);
   delete document.body.dataset.ready;
   editorsFor = null;
   saveClinicToken("therapist", null);
@@ -147,13 +148,49 @@ function renderBoard() {
   const list = $("upcoming");
   list.replaceChildren();
   for (const { p, s } of upcoming.sort((a, b) => Date.parse(a.s.scheduled_at) - Date.parse(b.s.scheduled_at))) {
-    const li = el("li", `${when(s.scheduled_at)}: ${p.name} `);
+    const li = el("li", `${when(s.scheduled_at)}: ${p.name} `, { "data-call": String(s.id), "data-name": p.name });
     const join = el("button", "Join", { type: "button", class: "secondary" });
     join.addEventListener("click", () => joinSession(s.id));
     li.append(join);
     list.append(li);
   }
   if (!list.children.length) list.append(el("li", "None scheduled."));
+  pollWaitingRoom();
+}
+
+// ---- the waiting room: who is in a call's room, with a good picture ------------------------
+
+const CAMERA_WORDS = {
+  no_face: "face not in view",
+  bad_frame: "the picture is too dark or blurred",
+  bad_pose: "not facing the camera",
+};
+const WAITING_ROOM_EVERY_MS = 10_000;
+const WAITING_WINDOW_MS = 3600_000;  // calls starting within the hour (or under way)
+let waitingTimer = 0;
+
+/** Asks the clinic, for each call starting soon, whether the patient is in its room. */
+async function pollWaitingRoom() {
+  clearTimeout(waitingTimer);
+  if (!token) return;
+  const soon = [...document.querySelectorAll("#upcoming li[data-call]")];
+  for (const li of soon) {
+    const s = patients.flatMap((p) => p.sessions).find((x) => String(x.id) === li.dataset.call);
+    if (!s || Date.parse(s.scheduled_at) - Date.now() > WAITING_WINDOW_MS) continue;
+    let text = "";
+    try {
+      const here = await clinic(`/sessions/${s.id}/presence`, token);
+      if (here.patient) {
+        const cam = here.camera;
+        const how = !cam ? "checking the camera…" : cam.ok ? "camera and light OK" : CAMERA_WORDS[cam.status] || cam.status;
+        text = `${li.dataset.name} is here: ${how}`;
+      }
+    } catch { /* the gateway may be restarting: try again next time */ }
+    let badge = li.querySelector(".waiting");
+    if (!badge) { badge = el("span", "", { class: "waiting", role: "status" }); li.append(" ", badge); }
+    badge.textContent = text;
+  }
+  waitingTimer = setTimeout(pollWaitingRoom, WAITING_ROOM_EVERY_MS);
 }
 
 async function joinSession(id) {

@@ -111,13 +111,13 @@ def _clinic_headers(ctx: Ctx) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def _gateway(ctx: Ctx, path: str, body: dict[str, Any]) -> dict[str, Any]:
+async def _gateway(ctx: Ctx, path: str, body: dict[str, Any] | None, method: str = "POST") -> dict[str, Any]:
     if not ctx.settings.secret:
         raise GatewayUnavailable("The clinic has no TELEREHAB_SECRET to talk to the gateway with.")
     url = ctx.settings.clinic_gateway_url + path
     try:
-        async with ctx.services.http.post(
-            url, json=body, headers=_clinic_headers(ctx), timeout=GATEWAY_TIMEOUT
+        async with ctx.services.http.request(
+            method, url, json=body, headers=_clinic_headers(ctx), timeout=GATEWAY_TIMEOUT
         ) as response:
             data = await response.json(content_type=None)
             if response.status == 410:
@@ -368,6 +368,18 @@ async def end_room(ctx: Ctx, row: ClinicSession) -> bool:
     return True
 
 
+async def presence(ctx: Ctx) -> web.Response:
+    """The waiting room: is the patient in the call's room, with a good picture? (From the
+    gateway; nobody is there when the room is not open.)"""
+    row = await load(ctx)
+    nobody: dict[str, Any] = {"patient": False, "therapists": 0, "camera": None}
+    if row.kind != "live" or row.status != "scheduled" or row.gateway_sid is None:
+        return json_response(nobody)
+    if (row.gateway_expires or 0) <= time.time():
+        return json_response(nobody)
+    return json_response(await _gateway(ctx, f"/api/sessions/{row.gateway_sid}/presence", None, "GET"))
+
+
 async def close_rooms_of(ctx: Ctx, patient_id: int) -> int:
     """End the patient's open live rooms at the gateway (their join links stop working
     at once): before the patient's records are erased. Returns how many were closed."""
@@ -416,6 +428,14 @@ ROUTES = [
     Route("GET", "/api/patients/{pid}/sessions", list_sessions, "A patient's sessions", CLINICAL, "sessions"),
     Route("GET", "/api/sessions/{id}", get_session, "One session with its summary", CLINICAL, "sessions"),
     Route("GET", "/api/sessions/{id}/join", join, "My join link for this session", CLINICAL, "sessions"),
+    Route(
+        "GET",
+        "/api/sessions/{id}/presence",
+        presence,
+        "The waiting room: the patient in the call, camera and light good?",
+        THERAPIST,
+        "sessions",
+    ),
     Route(
         "POST",
         "/api/sessions/{id}/end",

@@ -4,8 +4,10 @@ gateway room whose join links work, and ending it from the clinic ends the room.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -19,7 +21,9 @@ from shared.settings import Settings
 from testkit.clinic_records import PROGRAMME
 from testkit.clinic_records import summary as flows_summary
 from testkit.net import free_port
+from testkit.synthetic import SyntheticFace
 from tests.clinic.conftest import FAST_HASHER, PASSWORD, clinic_token, serve, site
+from tests.peers import join, patient_tracks
 
 
 async def test_live_session_through_the_gateway(
@@ -145,6 +149,30 @@ async def test_cancelling_a_call_closes_its_open_room_at_once(
         status, cancelled = await call("POST", f"/clinic/api/sessions/{session['id']}/cancel", t)
         assert (status, cancelled["status"]) == (200, "cancelled")
         assert (await call("GET", "/api/session", join))[0] == 410  # the link is dead
+
+
+async def test_the_waiting_room_says_when_the_patient_is_in_the_call(
+    settings: Settings, redis: aioredis.Redis, database_url: str, tmp_path: Path, face: SyntheticFace
+) -> None:
+    async with site(settings, database_url, tmp_path) as web:
+        call, t, pid = web.call, web.therapist, web.pid
+        status, session = await call("POST", f"/clinic/api/patients/{pid}/sessions", t, {"kind": "live"})
+        url = f"/clinic/api/sessions/{session['id']}/presence"
+        assert await call("GET", url, t) == (200, {"patient": False, "therapists": 0, "camera": None})
+        assert (await call("GET", url, web.patient))[0] == 403  # the therapist's waiting room
+        join_token = session["links"]["patient_url"].split("#token=")[1]
+        _, tracks = patient_tracks(face)
+        peer = await join(web.http, web.base, join_token, tracks)
+        try:
+            deadline = time.monotonic() + 20
+            here: dict[str, Any] = {}
+            while time.monotonic() < deadline and not here.get("patient"):
+                await asyncio.sleep(0.2)
+                here = (await call("GET", url, t))[1]
+            # No analyzer runs here: the patient is in, their picture not judged yet.
+            assert here == {"patient": True, "therapists": 0, "camera": None}, here
+        finally:
+            await peer.close()
 
 
 async def test_gateway_unreachable_is_a_clear_502(
