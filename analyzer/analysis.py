@@ -33,6 +33,7 @@ from analyzer.landmarks import N_POINTS, Landmarker, Landmarks
 from analyzer.metrics import inter_pupil_distance
 from analyzer.pixel_motion import to_gray
 from analyzer.pose import head_pose
+from analyzer.spasm import SpasmDetector, SpasmState
 from shared.exercises import CatalogueError
 from shared.messages import (
     Checkpoint,
@@ -121,6 +122,7 @@ class SessionAnalysis:
         self.commands_id = "0-0"  # the last command applied (commands stream id)
         self._pending: list[Command] = []  # commands that arrived before calibration
         self._carry_records: dict[str, ExerciseRecord] = {}  # kept across a recalibration
+        self._carry_spasms: SpasmState | None = None  # so are the twitches counted
         self._landmarks_kept: Landmarks | None = None  # the last measured frame's
         self._landmarks_age = 0  # frames they have been reused for
         self._landmarks_reused: Landmarks | None = None  # this frame's, when reused
@@ -148,10 +150,12 @@ class SessionAnalysis:
         self.commands_id = command_id
         if command.command == "recalibrate":
             records = self.engine.records if self.engine else {}
+            spasms = self.engine.spasm.state if self.engine else None
             self.calibration = Calibration(self.config.calibration_frames)
             self.baseline = None
             self.engine = None
             self._carry_records = records
+            self._carry_spasms = spasms
             return
         if self.engine is None:
             self._pending.append(command)
@@ -263,6 +267,9 @@ class SessionAnalysis:
     def _start_engine(self, baseline: Baseline) -> None:
         self.engine = FaceEngine(baseline, self.config.engine)
         self.engine.records = self._carry_records
+        if self._carry_spasms is not None:
+            self._carry_spasms.open.clear()  # a twitch under way ended with the old baseline
+            self.engine.spasm = SpasmDetector(self.config.engine.spasm, self._carry_spasms)
         pending, self._pending = self._pending, []
         for command in pending:
             self._apply_to(self.engine, command)

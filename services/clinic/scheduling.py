@@ -21,7 +21,7 @@ from services.clinic.db import utcnow
 from services.clinic.errors import BadRequest, Conflict
 from services.clinic.invitations import Change, calendar_entry, tell_patient
 from services.clinic.models import ClinicSession, User
-from services.clinic.sessions import end_room, load, session_out
+from services.clinic.sessions import check_call_time, end_room, load, session_out
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ async def _tell(ctx: Ctx, row: ClinicSession, change: Change) -> dict[str, Any]:
 async def move(ctx: Ctx) -> web.Response:
     row = await _booked(ctx)
     body = await ctx.body(MoveIn)
-    if body.scheduled_at.tzinfo is None:
-        raise BadRequest("'scheduled_at' needs a time zone (e.g. 2026-01-31T10:00:00Z).")
+    check_call_time(body.scheduled_at)
     if body.scheduled_at < utcnow():
         raise BadRequest("A call can only be moved to a time still to come.", code="in_the_past")
     row.scheduled_at = body.scheduled_at

@@ -32,7 +32,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.clinic import audit
 from services.clinic.assessment import estimate_row
 from services.clinic.audit import record
-from services.clinic.context import CLINICAL, THERAPIST, Ctx, Route, json_response
+from services.clinic.context import (
+    CLINICAL,
+    EARLIEST_DATE,
+    LATEST_DATE,
+    THERAPIST,
+    Ctx,
+    Route,
+    json_response,
+)
 from services.clinic.db import utcnow
 from services.clinic.errors import (
     BadRequest,
@@ -79,6 +87,15 @@ class NotesIn(msgspec.Struct, forbid_unknown_fields=True):
     notes: Annotated[str, msgspec.Meta(max_length=NOTES_MAX_CHARS)]
     # Given: replaces the session's treatment record; left out: the record stays.
     treatments: Annotated[list[TreatmentGiven], msgspec.Meta(max_length=20)] | None = None
+
+
+def check_call_time(at: datetime) -> None:
+    """A time a session can be at: with a zone, and within the years the clinic's date
+    arithmetic holds (a call at 9999-12-31 23:59 would overflow its calendar entry)."""
+    if at.tzinfo is None:
+        raise BadRequest("'scheduled_at' needs a time zone (e.g. 2026-01-31T10:00:00Z).")
+    if not EARLIEST_DATE <= at.date() <= LATEST_DATE:
+        raise BadRequest(f"'scheduled_at' must be between {EARLIEST_DATE} and {LATEST_DATE}.")
 
 
 def session_json(row: ClinicSession, *, notes: bool = False) -> dict[str, Any]:
@@ -178,8 +195,7 @@ async def create_session(ctx: Ctx) -> web.Response:
     if actor.role == "patient" and body.kind != "home":
         raise Forbidden("Live sessions are scheduled by your therapist.")
     at = body.scheduled_at or utcnow()
-    if at.tzinfo is None:
-        raise BadRequest("'scheduled_at' needs a time zone (e.g. 2026-01-31T10:00:00Z).")
+    check_call_time(at)
     recent = await ctx.db.scalar(
         select(func.count())
         .select_from(ClinicSession)

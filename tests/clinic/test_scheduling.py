@@ -47,6 +47,12 @@ async def test_a_booked_call_is_on_the_plan_moves_and_cancels(clinic: Clinic) ->
     past = {"scheduled_at": _at(-1).isoformat()}
     reply = await clinic.call("PATCH", f"/clinic/api/sessions/{sid}", "therapist", past)
     assert (reply.status, reply.body["error"]["code"]) == (400, "in_the_past")
+    far = {"scheduled_at": "9999-12-31T23:59:00Z"}  # its calendar entry's end would overflow
+    assert (await clinic.call("PATCH", f"/clinic/api/sessions/{sid}", "therapist", far)).status == 400
+    booked_far = await clinic.call(
+        "POST", f"/clinic/api/patients/{pid}/sessions", "therapist", {"kind": "live", **far}
+    )
+    assert booked_far.status == 400
     naive = {"scheduled_at": later.replace(tzinfo=None).isoformat()}
     assert (await clinic.call("PATCH", f"/clinic/api/sessions/{sid}", "therapist", naive)).status == 400
     # The patient and another therapist cannot move or cancel it.
