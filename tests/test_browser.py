@@ -649,6 +649,16 @@ async def clinic_site(
         await server.close()
 
 
+async def therapist_dashboard(browser: Browser, base: str, name: str = "dashboard") -> tuple[Page, PageLog]:
+    """The dashboard, signed in as clinic_site's therapist, with its patients loaded."""
+    dash, log = await open_page(browser, f"{base}/clinic/dashboard", name)
+    await dash.fill("#email", "t@clinic.test")
+    await dash.fill("#password", PASSWORD)
+    await dash.keyboard.press("Enter")
+    await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", log)
+    return dash, log
+
+
 async def test_clinic_dashboard_and_home_practice_in_chromium(
     settings: Settings, redis: aioredis.Redis, worker: RunningWorker, face: SyntheticFace, tmp_path: Path
 ) -> None:
@@ -706,11 +716,7 @@ async def test_clinic_dashboard_and_home_practice_in_chromium(
         )
 
         # The therapist: sign in, see the patient, the flag, the session and the report.
-        dash, dash_log = await open_page(browser, f"{base}/clinic/dashboard", "dashboard")
-        await dash.fill("#email", "t@clinic.test")
-        await dash.fill("#password", PASSWORD)
-        await dash.keyboard.press("Enter")
-        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        dash, dash_log = await therapist_dashboard(browser, base, "dashboard")
         row = await dash.locator("#patients").text_content() or ""
         assert "Pat Patient" in row and "Closed smile" in row and "ophthalmology" in row, row
         assert "Re-assessment due (not graded yet)" in row, row  # in care, never graded
@@ -1272,11 +1278,7 @@ async def test_a_therapist_books_moves_and_cancels_a_call_and_the_patient_sees_i
         pid = made["patient"]["id"]
         await site.call("PUT", f"/patients/{pid}/intake", site.therapist, INTAKE)
         await site.call("PUT", f"/patients/{pid}/programme", site.therapist, PROGRAMME)
-        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard")
-        await dash.fill("#email", "t@clinic.test")
-        await dash.fill("#password", PASSWORD)
-        await dash.keyboard.press("Enter")
-        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        dash, dash_log = await therapist_dashboard(site.browser, site.base, "dashboard")
         await dash.get_by_role("button", name="Pat Patient").click()
         await dash.locator("#book-form").wait_for(timeout=WAIT_MS)
         assert "No video call booked" in (await dash.locator("#calls").text_content() or "")
@@ -1410,11 +1412,7 @@ async def test_a_goal_agreed_on_the_dashboard_shows_its_progress_on_the_patients
         await site.call("PUT", f"/patients/{pid}/programme", site.therapist, programme)
         s = await site.call("POST", f"/patients/{pid}/sessions", site.therapist, {"kind": "home"})
         await site.call("POST", f"/sessions/{s['id']}/summary", site.therapist, summary("b", 0.7))
-        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard goals")
-        await dash.fill("#email", "t@clinic.test")
-        await dash.fill("#password", PASSWORD)
-        await dash.keyboard.press("Enter")
-        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        dash, dash_log = await therapist_dashboard(site.browser, site.base, "dashboard goals")
         await dash.get_by_role("button", name="Pat Patient").click()
         await dash.get_by_label("A goal, in the patient's words").fill("A symmetric smile")
         await dash.get_by_label("Tied to the measure").select_option("mouth_symmetry")
@@ -1496,11 +1494,7 @@ async def test_the_patient_answers_before_the_visit_and_the_therapist_takes_them
             home_log,
         )
 
-        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard answers")
-        await dash.fill("#email", "t@clinic.test")
-        await dash.fill("#password", PASSWORD)
-        await dash.keyboard.press("Enter")
-        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        dash, dash_log = await therapist_dashboard(site.browser, site.base, "dashboard answers")
         await dash.get_by_role("button", name="Pat Patient").click()
         await dash.locator("#intake-box > summary").click()
         await dash.get_by_role("button", name="Fill the form with the patient's answers").click()
@@ -1534,11 +1528,7 @@ async def test_the_dashboard_says_when_the_patient_is_waiting_with_a_good_pictur
         await site.call("PUT", f"/patients/{pid}/intake", site.therapist, INTAKE)
         await site.call("PUT", f"/patients/{pid}/programme", site.therapist, PROGRAMME)
         session = await site.call("POST", f"/patients/{pid}/sessions", site.therapist, {"kind": "live"})
-        dash, dash_log = await open_page(site.browser, f"{site.base}/clinic/dashboard", "dashboard waiting")
-        await dash.fill("#email", "t@clinic.test")
-        await dash.fill("#password", PASSWORD)
-        await dash.keyboard.press("Enter")
-        await wait_js(dash, "return document.body.dataset.ready === 'true';", "the dashboard", dash_log)
+        dash, dash_log = await therapist_dashboard(site.browser, site.base, "dashboard waiting")
         patient, patient_log = await open_page(
             site.browser, session["links"]["patient_url"], "patient waiting"
         )

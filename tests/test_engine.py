@@ -11,10 +11,11 @@ from analyzer.baseline import Baseline
 from analyzer.cues import CUE_EYES_UNMEASURED
 from analyzer.engine import FaceEngine
 from analyzer.face_points import EYELIDS
-from analyzer.landmarks import FloatArray, Landmarks
+from analyzer.landmarks import FloatArray
 from analyzer.metrics import mm_per_unit
 from shared.exercises import get_exercise
 from shared.messages import Checkpoint, Command
+from testkit.replay import Replay
 from testkit.synthetic import SyntheticFace
 
 FPS = 15.0
@@ -67,19 +68,6 @@ def test_a_bad_engine_checkpoint_is_refused_clearly(neutral: FloatArray) -> None
     engine = FaceEngine(Baseline(neutral, mm_per_unit(neutral)))
     with pytest.raises(ValueError, match="engine checkpoint unreadable"):
         engine.restore(b"\x93 not the engine's state")
-
-
-class Replay:
-    """A landmarker that returns recorded landmarks (the Landmarker protocol's point)."""
-
-    def __init__(self, tracks: list[FloatArray]) -> None:
-        self.tracks = tracks
-
-    def detect(self, image: np.ndarray) -> Landmarks | None:
-        return Landmarks(self.tracks.pop(0), width=640, height=480)
-
-    def close(self) -> None:
-        pass
 
 
 def test_a_session_checkpoint_resumes_the_exercise_and_the_commands_position(neutral: FloatArray) -> None:

@@ -12,11 +12,12 @@ from analyzer.baseline import Baseline
 from analyzer.cues import CUE_WATCH_REST
 from analyzer.engine import FaceEngine
 from analyzer.face_points import EYELIDS
-from analyzer.landmarks import FloatArray, Landmarks
+from analyzer.landmarks import FloatArray
 from analyzer.metrics import Side, mm_per_unit
 from analyzer.spasm import SpasmDetector
 from shared.exercises import get_exercise
 from shared.messages import Command
+from testkit.replay import Replay
 from testkit.synthetic import SyntheticFace
 
 FPS = 15.0
@@ -113,19 +114,6 @@ def test_the_engine_counts_twitches_only_while_the_patient_rests_and_a_checkpoin
     assert eng.summary("s", 100).spasms is not None
 
 
-class Frames:
-    """A landmarker that hands back one recorded landmark array per call, in order."""
-
-    def __init__(self, tracks: list[FloatArray]) -> None:
-        self.tracks = tracks
-
-    def detect(self, image: np.ndarray) -> Landmarks | None:
-        return Landmarks(self.tracks.pop(0), width=640, height=480)
-
-    def close(self) -> None:
-        pass
-
-
 def pulled(points: FloatArray) -> FloatArray:
     """The patient's left mouth corner pulled up and out (a flat test image has no lids
     for the pixel eyelid model to read, so the mouth twitches here)."""
@@ -138,7 +126,7 @@ def test_the_twitches_counted_survive_a_recalibration(engine: tuple[FaceEngine, 
     _, neutral = engine
     twitches = ([neutral] * 10 + [pulled(neutral)] * 5 + [neutral] * 10) * 3
     tracks = [neutral] * 25 + twitches + [neutral] * 25 + twitches
-    analysis = SessionAnalysis("abcdefgh1", "w1", Frames(list(tracks)), AnalysisConfig(landmark_every=1))
+    analysis = SessionAnalysis("abcdefgh1", "w1", Replay(list(tracks)), AnalysisConfig(landmark_every=1))
     image = np.full((480, 640, 3), 128, dtype=np.uint8)
     watch = Command(sid="abcdefgh1", command="watch_rest", issued_ms=0)
     analysis.apply(watch, "1-0")

@@ -16,7 +16,9 @@ function told(reply) {
   return "E-mail is not set up on this server: the call is on the patient's plan; tell them yourself.";
 }
 
-function upcoming(p) {
+/** Patient ``p``'s calls still to come or under way (begun within the hour), soonest
+ * first: the dashboard's lists and "next session" all read them from here. */
+export function upcoming(p) {
   const now = Date.now() - 3600_000;
   return p.sessions
     .filter((s) => s.kind === "live" && s.status === "scheduled" && Date.parse(s.scheduled_at) >= now)

@@ -6,7 +6,7 @@
 // from the clinic's API (/clinic/api) with the therapist's own sign-in token.
 import { ApiError } from "/static/telerehab.js";
 import { clinic, clinicToken, download, saveClinicToken, when } from "/static/clinic.js";
-import { showCalls, wireBooking } from "/static/call-booking.js";
+import { showCalls, upcoming, wireBooking } from "/static/call-booking.js";
 import { showGoals, wireGoalForm } from "/static/goal-list.js";
 import { showGrading } from "/static/grading-form.js";
 import { showIntake } from "/static/intake-form.js";
@@ -107,12 +107,7 @@ async function patientRow(p) {
   return { ...p, programme, sessions, flags };
 }
 
-function nextSession(p) {
-  const now = Date.now() - 3600_000;
-  return p.sessions
-    .filter((s) => s.kind === "live" && s.status === "scheduled" && Date.parse(s.scheduled_at) >= now)
-    .sort((a, b) => Date.parse(a.scheduled_at) - Date.parse(b.scheduled_at))[0];
-}
+const nextSession = (p) => upcoming(p)[0];
 
 function renderBoard() {
   const tbody = $("patients");
@@ -141,13 +136,10 @@ function renderBoard() {
     );
     tbody.append(tr);
   }
-  const soon = Date.now() - 3600_000;
-  const upcoming = patients.flatMap((p) => p.sessions
-    .filter((s) => s.kind === "live" && s.status === "scheduled" && Date.parse(s.scheduled_at) >= soon)
-    .map((s) => ({ p, s })));
+  const calls = patients.flatMap((p) => upcoming(p).map((s) => ({ p, s })));
   const list = $("upcoming");
   list.replaceChildren();
-  for (const { p, s } of upcoming.sort((a, b) => Date.parse(a.s.scheduled_at) - Date.parse(b.s.scheduled_at))) {
+  for (const { p, s } of calls.sort((a, b) => Date.parse(a.s.scheduled_at) - Date.parse(b.s.scheduled_at))) {
     const li = el("li", `${when(s.scheduled_at)}: ${p.name} `, { "data-call": String(s.id), "data-name": p.name });
     const join = el("button", "Join", { type: "button", class: "secondary" });
     join.addEventListener("click", () => joinSession(s.id));

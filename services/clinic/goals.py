@@ -138,9 +138,12 @@ def goal_line(goal: dict[str, Any]) -> str:
     return f"{goal['text']}{status}: {goal['measure_label']} {sign} {goal['target']:g}; {progress}"
 
 
-async def goals_with_progress(ctx: Ctx, patient_id: int) -> list[dict[str, Any]]:
+async def goals_with_progress(
+    ctx: Ctx, patient_id: int, progress: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The patient's goals (active first, then the reviewed ones), each with its measure's
-    latest value and whether it meets the target."""
+    latest value and whether it meets the target. ``progress``: the patient's series
+    (``services.clinic.progress.series``) where the caller has them already."""
     patient = await ctx.patient(patient_id)
     rows = list(
         (
@@ -151,7 +154,9 @@ async def goals_with_progress(ctx: Ctx, patient_id: int) -> list[dict[str, Any]]
     )
     if not rows:
         return []
-    latest = latest_values(series(await load_history(ctx.db, patient), local_today(patient)))
+    if progress is None:
+        progress = series(await load_history(ctx.db, patient), local_today(patient))
+    latest = latest_values(progress)
     order = {"active": 0, "achieved": 1, "dropped": 2}
     return [goal_json(g, latest) for g in sorted(rows, key=lambda g: order.get(g.status, 3))]
 

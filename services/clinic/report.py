@@ -357,6 +357,7 @@ async def report_pdf(ctx: Ctx, patient: User) -> tuple[bytes, str]:
     """The patient's progress report as of their today, and its file name."""
     history = await load_history(ctx.db, patient)
     today = local_today(patient)
+    progress = series(history, today)  # the charts' and the goals' (computed once)
     intake = await load_intake(ctx, patient.id)
     programme = await current_programme(ctx, patient.id)
     therapist = await ctx.db.get(User, patient.therapist_id) if patient.therapist_id else None
@@ -398,11 +399,11 @@ async def report_pdf(ctx: Ctx, patient: User) -> tuple[bytes, str]:
         "flags": [{"status": f.status, "specialty": f.specialty, "reason": f.reason} for f in flags],
         "gradings": gradings,
         "notes": [((r.ended_at or r.scheduled_at).date(), session_note(r)) for r in noted],
-        "goals": [goal_line(g) for g in await goals_with_progress(ctx, patient.id)],
+        "goals": [goal_line(g) for g in await goals_with_progress(ctx, patient.id, progress)],
     }
     prog = {"version": programme.version, **programme.data} if programme else None
     pdf = await asyncio.to_thread(
-        render, info, intake.data if intake else None, series(history, today), prog, today
+        render, info, intake.data if intake else None, progress, prog, today
     )
     return pdf, f"progress-{patient.id}-{today.isoformat()}.pdf"
 
